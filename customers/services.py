@@ -1,0 +1,76 @@
+"""Writes to buyer profiles."""
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Shop
+
+from .models import Customer, Tag
+
+EDITABLE_FIELDS = ("nickname", "name", "phone", "notes", "vip_level")
+MAX_TAG_LENGTH = 30
+MAX_VIP_LEVEL = 10
+
+
+def customer_get_or_create(*, shop: Shop, platform_buyer_id: str, nickname: str = "") -> Customer:
+    """Find the shop's profile for a platform buyer id, creating it on first contact."""
+    platform_buyer_id = (platform_buyer_id or "").strip()
+    if not platform_buyer_id or len(platform_buyer_id) > 100:
+        raise ValidationError(_("A buyer id of 1 to 100 characters is required."))
+    nickname = (nickname or "")[:100]
+    customer = Customer.objects.filter(shop=shop, platform_buyer_id=platform_buyer_id).first()
+    if customer is None:
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                customer = Customer.objects.create(
+                    shop=shop,
+                    platform_buyer_id=platform_buyer_id,
+                    nickname=nickname,
+                    first_contact_at=now,
+                    last_contact_at=now,
+                )
+        except IntegrityError:
+            # Another request created the same buyer between our read and write.
+            customer = Customer.objects.get(shop=shop, platform_buyer_id=platform_buyer_id)
+    elif nickname and customer.nickname != nickname:
+        customer.nickname = nickname
+        customer.save(update_fields=["nickname"])
+    return customer
+
+
+def _clean_tags(names: Iterable[str]) -> list[str]:
+    cleaned = []
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError(_("Tags must be non-empty text."))
+        name = name.strip()
+        if len(name) > MAX_TAG_LENGTH:
+            raise ValidationError(_("A tag is at most %(max)d characters.") % {"max": MAX_TAG_LENGTH})
+        if name not in cleaned:
+            cleaned.append(name)
+    return cleaned
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, tags: Iterable[str] | None = None, **fields) -> Customer:
+    """Change a profile's editable fields and, when given, replace its tags by name."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(_("Not editable: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    if "vip_level" in fields and not (0 <= int(fields["vip_level"]) <= MAX_VIP_LEVEL):
+        raise ValidationError(_("VIP level is from 0 to %(max)d.") % {"max": MAX_VIP_LEVEL})
+    for name, value in fields.items():
+        setattr(customer, name, value)
+    customer.full_clean(exclude=["shop", "tags"], validate_unique=False, validate_constraints=False)
+    customer.save()
+    if tags is not None:
+        names = _clean_tags(tags)
+        existing = {tag.name: tag for tag in Tag.objects.filter(shop_id=customer.shop_id, name__in=names)}
+        missing = [Tag(shop_id=customer.shop_id, name=name) for name in names if name not in existing]
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        customer.tags.set(Tag.objects.filter(shop_id=customer.shop_id, name__in=names))
+    return customer

@@ -1,0 +1,176 @@
+"""Channels, conversations, messages and the event log that metrics are computed from.
+
+Every change to a conversation takes the next number of its ``last_seq`` counter: a message
+stores it as ``Message.seq``, any other change as ``ConversationEvent.seq``. Together they
+form one gapless, ordered history per conversation that live clients resync from.
+"""
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Shop, Team
+from customers.models import Customer
+
+
+def _new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Channel(models.Model):
+    class Kind(models.TextChoices):
+        WEB = "web", _("Web chat")
+        PLATFORM_API = "platform_api", _("Platform API")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="channels")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=50)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    webhook_secret = models.CharField(max_length=64, default=_new_webhook_secret)
+    outbound_url = models.URLField(_("outbound URL"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Pending")
+        SNOOZED = "snoozed", _("Snoozed")
+        RESOLVED = "resolved", _("Resolved")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="conversations")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_message_at = models.DateTimeField(_("last message"))
+    last_message_preview = models.CharField(max_length=120, blank=True)
+    # The first buyer message not yet answered by a human: the wait shown to agents.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    agent_unread_count = models.PositiveIntegerField(default=0)
+    buyer_unread_count = models.PositiveIntegerField(default=0)
+    agent_last_read_seq = models.PositiveBigIntegerField(default=0)
+    buyer_last_read_seq = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            models.Index(fields=["shop", "-last_message_at", "-id"], name="conv_shop_recent"),
+            models.Index(fields=["shop", "status", "-last_message_at", "-id"], name="conv_shop_status_recent"),
+            models.Index(fields=["assignee", "-last_message_at", "-id"], name="conv_assignee_recent"),
+            models.Index(fields=["customer", "channel", "status"], name="conv_customer_channel"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.customer}"
+
+
+class Message(models.Model):
+    class SenderKind(models.TextChoices):
+        BUYER = "buyer", _("Buyer")
+        AGENT = "agent", _("Agent")
+        BOT = "bot", _("Bot")
+        SYSTEM = "system", _("System")
+
+    class Delivery(models.TextChoices):
+        NONE = "", _("Not applicable")
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Delivered to platform")
+        FAILED = "failed", _("Delivery failed")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    sender_kind = models.CharField(max_length=8, choices=SenderKind.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(blank=True)
+    is_private = models.BooleanField(_("private note"), default=False)
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)
+    delivery_state = models.CharField(max_length=8, choices=Delivery.choices, default=Delivery.NONE, blank=True)
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    delivery_error = models.CharField(max_length=200, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
+            models.UniqueConstraint(fields=["conversation", "client_msg_id"], name="message_unique_client_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq}"
+
+
+def _attachment_path(instance: "Attachment", filename: str) -> str:
+    return f"attachments/{instance.shop_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    file = models.FileField(upload_to=_attachment_path)
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+
+class ConversationEvent(models.Model):
+    """A recorded change to a conversation other than a message: the history metrics use."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        ASSIGNED = "assigned", _("Assigned")
+        STATUS = "status", _("Status changed")
+        READ = "read", _("Read")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["conversation", "seq"], name="event_unique_seq")]
+
+
+class InboundEvent(models.Model):
+    """A platform webhook event already taken: makes redelivery and replay harmless."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="inbound_events")
+    external_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="inbound_unique_external_id")
+        ]

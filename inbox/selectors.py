@@ -1,0 +1,88 @@
+"""Access-checked, shop-scoped reads of conversations and messages.
+
+Views, the API and consumers fetch conversations only through these, so the tenancy rule
+lives in one place: a user sees a shop's rows only through a membership of that shop.
+Unknown and foreign ids give the same 404, so existence does not leak.
+"""
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.selectors import shop_ids_for
+
+from .models import Conversation, ConversationEvent, Message
+
+VIEWS = ("mine", "unassigned", "all")
+
+
+def conversation_queryset() -> QuerySet[Conversation]:
+    """Conversations with what a list row or event shows, loaded in a constant number of queries."""
+    return Conversation.objects.select_related("customer", "channel", "assignee").prefetch_related("customer__tags")
+
+
+def conversation_list(
+    *,
+    user: User,
+    view: str = "all",
+    status: str | None = None,
+    channel_id: int | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+    shop_id: int | None = None,
+) -> QuerySet[Conversation]:
+    """The conversations a user may see, filtered; ordered most recent first."""
+    shop_ids = shop_ids_for(user)
+    if shop_id is not None:
+        shop_ids = [s for s in shop_ids if s == shop_id]
+    qs = conversation_queryset().filter(shop_id__in=shop_ids)
+    if view == "mine":
+        qs = qs.filter(assignee=user)
+    elif view == "unassigned":
+        qs = qs.filter(assignee__isnull=True)
+    if status:
+        qs = qs.filter(status=status)
+    if channel_id:
+        qs = qs.filter(channel_id=channel_id)
+    if tag:
+        qs = qs.filter(customer__tags__name=tag)
+    if q:
+        qs = qs.filter(
+            Q(customer__nickname__icontains=q)
+            | Q(customer__platform_buyer_id__icontains=q)
+            | Q(last_message_preview__icontains=q)
+        )
+    return qs.order_by("-last_message_at", "-id")
+
+
+def conversation_get(*, user: User, conversation_id: int) -> Conversation:
+    """One conversation the user may see, or 404."""
+    try:
+        return conversation_queryset().get(pk=conversation_id, shop_id__in=shop_ids_for(user))
+    except (Conversation.DoesNotExist, ValueError, TypeError):
+        raise Http404(_("Conversation not found."))
+
+
+def message_list(*, conversation: Conversation, after_seq: int = 0, include_private: bool, limit: int = 200) -> list[Message]:
+    """Messages after ``after_seq`` in seq order; buyers never get private notes."""
+    qs = (
+        Message.objects.filter(conversation=conversation, seq__gt=after_seq)
+        .select_related("author")
+        .prefetch_related("attachments")
+        .order_by("seq")
+    )
+    if not include_private:
+        qs = qs.filter(is_private=False)
+    return list(qs[:limit])
+
+
+def message_latest(*, conversation: Conversation, include_private: bool, limit: int = 50) -> list[Message]:
+    """The newest ``limit`` messages, oldest first: what a thread shows when opened."""
+    qs = Message.objects.filter(conversation=conversation).select_related("author").prefetch_related("attachments")
+    if not include_private:
+        qs = qs.filter(is_private=False)
+    return list(reversed(qs.order_by("-seq")[:limit]))
+
+
+def event_list(*, conversation: Conversation, after_seq: int = 0, limit: int = 200) -> list[ConversationEvent]:
+    return list(conversation.events.filter(seq__gt=after_seq).order_by("seq")[:limit])

@@ -1,0 +1,362 @@
+"""The write path for conversations and messages.
+
+Every function here is the only way its change happens: views, API, consumers, tasks and
+commands call these. Each runs in one transaction, takes the conversation's row lock before
+it draws the next ``seq``, and publishes its event only after commit.
+"""
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Membership, User
+from customers.models import Customer
+from customers.services import customer_get_or_create
+
+from . import realtime
+from .attachments import check_image
+from .models import Attachment, Channel, Conversation, ConversationEvent, Message
+from .serializers import ConversationSerializer, MessageSerializer
+
+MAX_TEXT_LENGTH = 5000
+MAX_IMAGES_PER_MESSAGE = 9
+MAX_CLIENT_MSG_ID_LENGTH = 64
+PREVIEW_LENGTH = 120
+
+
+def _lock(conversation: Conversation) -> Conversation:
+    """Re-read the conversation under a row lock; callers must be inside a transaction."""
+    return (
+        Conversation.objects.select_for_update()
+        .select_related("customer", "channel", "assignee")
+        .get(pk=conversation.pk)
+    )
+
+
+def _next_seq(conversation: Conversation) -> int:
+    """Draw the next seq of a locked conversation (saved with the caller's other changes)."""
+    conversation.last_seq += 1
+    return conversation.last_seq
+
+
+def _conversation_payload(conversation: Conversation) -> dict:
+    return ConversationSerializer(conversation).data
+
+
+def _publish_event(conversation: Conversation, event: ConversationEvent, *, to_buyer: bool) -> None:
+    agent_payload = {
+        "kind": f"conversation.{event.kind}",
+        "conversation_id": conversation.pk,
+        "seq": event.seq,
+        "data": event.data,
+        "conversation": _conversation_payload(conversation),
+    }
+    buyer_payload = None
+    if to_buyer:
+        buyer_payload = {"kind": f"conversation.{event.kind}", "conversation_id": conversation.pk, "seq": event.seq, "data": event.data}
+    realtime.publish_on_commit(
+        shop_id=conversation.shop_id,
+        conversation_id=conversation.pk,
+        agent_payload=agent_payload,
+        buyer_payload=buyer_payload,
+    )
+
+
+def _record_event(
+    conversation: Conversation, *, kind: str, actor: User | None, data: dict, to_buyer: bool = False
+) -> ConversationEvent:
+    """Append an event to a locked conversation's history, save it, and publish on commit."""
+    event = ConversationEvent.objects.create(
+        conversation=conversation,
+        shop_id=conversation.shop_id,
+        seq=_next_seq(conversation),
+        kind=kind,
+        actor=actor,
+        data=data,
+        created_at=timezone.now(),
+    )
+    conversation.save()
+    _publish_event(conversation, event, to_buyer=to_buyer)
+    return event
+
+
+def _check_member(conversation: Conversation, user: User) -> None:
+    if not Membership.objects.filter(shop_id=conversation.shop_id, user=user).exists():
+        raise ValidationError(_("That user is not a member of this shop."))
+
+
+@transaction.atomic
+def conversation_open(*, channel: Channel, customer: Customer) -> Conversation:
+    """Return the buyer's unresolved conversation on this channel, or start a new one."""
+    if customer.shop_id != channel.shop_id:
+        raise ValidationError(_("Customer and channel belong to different shops."))
+    existing = (
+        Conversation.objects.filter(customer=customer, channel=channel)
+        .exclude(status=Conversation.Status.RESOLVED)
+        .order_by("-id")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    conversation = Conversation.objects.create(
+        shop_id=channel.shop_id, customer=customer, channel=channel, last_message_at=timezone.now()
+    )
+    conversation = _lock(conversation)
+    _record_event(conversation, kind=ConversationEvent.Kind.CREATED, actor=None, data={})
+    return conversation
+
+
+def _validate_message_input(*, text: str, images: Sequence[UploadedFile], client_msg_id: str | None) -> str:
+    text = (text or "").strip()
+    if not text and not images:
+        raise ValidationError(_("A message needs text or an image."))
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ValidationError(_("Message is too long (at most %(max)d characters).") % {"max": MAX_TEXT_LENGTH})
+    if len(images) > MAX_IMAGES_PER_MESSAGE:
+        raise ValidationError(_("At most %(max)d images per message.") % {"max": MAX_IMAGES_PER_MESSAGE})
+    if client_msg_id is not None and not (0 < len(client_msg_id) <= MAX_CLIENT_MSG_ID_LENGTH):
+        raise ValidationError(_("client_msg_id must be 1 to %(max)d characters.") % {"max": MAX_CLIENT_MSG_ID_LENGTH})
+    return text
+
+
+def _preview(message: Message, image_count: int) -> str:
+    if message.text:
+        return message.text[:PREVIEW_LENGTH]
+    return _("[Image]") if image_count else ""
+
+
+@transaction.atomic
+def message_send(
+    *,
+    conversation: Conversation,
+    sender_kind: str,
+    text: str = "",
+    author: User | None = None,
+    client_msg_id: str | None = None,
+    images: Sequence[UploadedFile] = (),
+    is_private: bool = False,
+) -> tuple[Message, bool]:
+    """Store a message and publish it; returns ``(message, created)``.
+
+    A repeated ``client_msg_id`` in the same conversation returns the stored message with
+    ``created=False`` and changes nothing, so clients may retry a send safely.
+    """
+    text = _validate_message_input(text=text, images=images, client_msg_id=client_msg_id)
+    checked_images = [check_image(upload) for upload in images]
+    if sender_kind == Message.SenderKind.AGENT and author is None:
+        raise ValidationError(_("An agent message needs its author."))
+    if is_private and sender_kind != Message.SenderKind.AGENT:
+        raise ValidationError(_("Only agents write private notes."))
+
+    conversation = _lock(conversation)
+    if client_msg_id is not None:
+        existing = Message.objects.filter(conversation=conversation, client_msg_id=client_msg_id).first()
+        if existing is not None:
+            return existing, False
+
+    now = timezone.now()
+    delivers_to_platform = (
+        sender_kind in (Message.SenderKind.AGENT, Message.SenderKind.BOT)
+        and not is_private
+        and conversation.channel.kind == Channel.Kind.PLATFORM_API
+    )
+    message = Message.objects.create(
+        conversation=conversation,
+        shop_id=conversation.shop_id,
+        seq=_next_seq(conversation),
+        sender_kind=sender_kind,
+        author=author,
+        text=text,
+        is_private=is_private,
+        client_msg_id=client_msg_id,
+        delivery_state=Message.Delivery.PENDING if delivers_to_platform else Message.Delivery.NONE,
+        created_at=now,
+    )
+    for checked in checked_images:
+        Attachment.objects.create(
+            message=message,
+            shop_id=conversation.shop_id,
+            file=checked.file,
+            content_type=checked.content_type,
+            size=checked.file.size,
+            width=checked.width,
+            height=checked.height,
+        )
+
+    if not is_private:
+        conversation.last_message_at = now
+        conversation.last_message_preview = _preview(message, len(checked_images))
+        if sender_kind == Message.SenderKind.BUYER:
+            conversation.agent_unread_count += 1
+            conversation.waiting_since = conversation.waiting_since or now
+            if conversation.status == Conversation.Status.RESOLVED:
+                conversation.status = Conversation.Status.OPEN
+                conversation.resolved_at = None
+            Customer.objects.filter(pk=conversation.customer_id).update(last_contact_at=now)
+        else:
+            conversation.buyer_unread_count += 1
+            if sender_kind == Message.SenderKind.AGENT:
+                conversation.waiting_since = None
+    conversation.save()
+
+    message = Message.objects.select_related("author").prefetch_related("attachments").get(pk=message.pk)
+    message_data = MessageSerializer(message).data
+    realtime.publish_on_commit(
+        shop_id=conversation.shop_id,
+        conversation_id=conversation.pk,
+        agent_payload={
+            "kind": "message.created",
+            "conversation_id": conversation.pk,
+            "seq": message.seq,
+            "message": message_data,
+            "conversation": _conversation_payload(conversation),
+        },
+        buyer_payload=None
+        if is_private
+        else {"kind": "message.created", "conversation_id": conversation.pk, "seq": message.seq, "message": message_data},
+    )
+    if delivers_to_platform:
+        from .tasks import deliver_message
+
+        transaction.on_commit(lambda: deliver_message.delay(message.pk))
+    return message, True
+
+
+def note_add(*, conversation: Conversation, author: User, text: str, client_msg_id: str | None = None) -> tuple[Message, bool]:
+    """A private note: visible to the shop's agents, never sent to the buyer."""
+    return message_send(
+        conversation=conversation,
+        sender_kind=Message.SenderKind.AGENT,
+        author=author,
+        text=text,
+        client_msg_id=client_msg_id,
+        is_private=True,
+    )
+
+
+@transaction.atomic
+def buyer_message_receive(
+    *,
+    channel: Channel,
+    platform_buyer_id: str,
+    nickname: str = "",
+    text: str = "",
+    client_msg_id: str | None = None,
+    images: Sequence[UploadedFile] = (),
+) -> tuple[Message, bool]:
+    """A buyer's message from any channel: finds or creates the profile and conversation."""
+    customer = customer_get_or_create(shop=channel.shop, platform_buyer_id=platform_buyer_id, nickname=nickname)
+    conversation = conversation_open(channel=channel, customer=customer)
+    return message_send(
+        conversation=conversation,
+        sender_kind=Message.SenderKind.BUYER,
+        text=text,
+        client_msg_id=client_msg_id,
+        images=images,
+    )
+
+
+@transaction.atomic
+def conversation_assign(*, conversation: Conversation, assignee: User | None, actor: User | None) -> Conversation:
+    """Give the conversation to an agent of its shop (or to nobody); recorded as an event."""
+    conversation = _lock(conversation)
+    if assignee is not None:
+        _check_member(conversation, assignee)
+    if conversation.assignee_id == (assignee.pk if assignee else None):
+        return conversation
+    previous = conversation.assignee_id
+    conversation.assignee = assignee
+    _record_event(
+        conversation,
+        kind=ConversationEvent.Kind.ASSIGNED,
+        actor=actor,
+        data={"from": previous, "to": assignee.pk if assignee else None},
+    )
+    return conversation
+
+
+@transaction.atomic
+def conversation_set_status(*, conversation: Conversation, status: str, actor: User | None) -> Conversation:
+    """Move the conversation to ``status``; resolving stamps ``resolved_at``."""
+    if status not in Conversation.Status.values:
+        raise ValidationError(_("Unknown status: %(status)s.") % {"status": status})
+    conversation = _lock(conversation)
+    if conversation.status == status:
+        return conversation
+    previous = conversation.status
+    conversation.status = status
+    conversation.resolved_at = timezone.now() if status == Conversation.Status.RESOLVED else None
+    _record_event(
+        conversation,
+        kind=ConversationEvent.Kind.STATUS,
+        actor=actor,
+        data={"from": previous, "to": status},
+        to_buyer=True,
+    )
+    return conversation
+
+
+def conversation_resolve(*, conversation: Conversation, actor: User | None) -> Conversation:
+    return conversation_set_status(conversation=conversation, status=Conversation.Status.RESOLVED, actor=actor)
+
+
+def conversation_reopen(*, conversation: Conversation, actor: User | None) -> Conversation:
+    return conversation_set_status(conversation=conversation, status=Conversation.Status.OPEN, actor=actor)
+
+
+@transaction.atomic
+def conversation_mark_read(*, conversation: Conversation, side: str, up_to_seq: int, actor: User | None) -> Conversation:
+    """Record that ``side`` ("agent" or "buyer") has read up to ``up_to_seq``.
+
+    Read receipts only move forward; a receipt that moves nothing records nothing.
+    """
+    if side not in ("agent", "buyer"):
+        raise ValidationError(_("side must be agent or buyer."))
+    conversation = _lock(conversation)
+    up_to_seq = min(int(up_to_seq), conversation.last_seq)
+    field = f"{side}_last_read_seq"
+    if up_to_seq <= getattr(conversation, field):
+        return conversation
+    setattr(conversation, field, up_to_seq)
+    setattr(conversation, f"{side}_unread_count", 0)
+    _record_event(
+        conversation,
+        kind=ConversationEvent.Kind.READ,
+        actor=actor,
+        data={"side": side, "up_to_seq": up_to_seq},
+        to_buyer=True,
+    )
+    return conversation
+
+
+@transaction.atomic
+def message_delivery_update(*, message_id: int, state: str, error: str = "") -> Message:
+    """Record the outcome of one attempt to deliver an agent reply to its platform."""
+    message = Message.objects.select_for_update().get(pk=message_id)
+    if message.delivery_state == Message.Delivery.SENT:
+        return message
+    message.delivery_state = state
+    message.delivery_attempts = F("delivery_attempts") + 1
+    message.delivery_error = error[:200]
+    message.delivered_at = timezone.now() if state == Message.Delivery.SENT else None
+    message.save(update_fields=["delivery_state", "delivery_attempts", "delivery_error", "delivered_at"])
+    message.refresh_from_db()
+    conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=message.conversation_id)
+    realtime.publish_on_commit(
+        shop_id=message.shop_id,
+        conversation_id=message.conversation_id,
+        agent_payload={
+            "kind": "message.delivery",
+            "conversation_id": message.conversation_id,
+            "seq": message.seq,
+            "message": MessageSerializer(message).data,
+            "conversation": _conversation_payload(conversation),
+        },
+        buyer_payload=None,
+    )
+    return message
+

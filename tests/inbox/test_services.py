@@ -1,0 +1,138 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from inbox import services
+from inbox.models import Conversation, ConversationEvent, Message
+
+from ..factories import CustomerFactory, MembershipFactory, UserFactory
+
+
+@pytest.fixture
+def captured(django_capture_on_commit_callbacks):
+    return django_capture_on_commit_callbacks
+
+
+def test_buyer_message_opens_conversation_and_counts_unread(web_channel, captured):
+    with captured(execute=True):
+        message, created = services.buyer_message_receive(
+            channel=web_channel, platform_buyer_id="tb-1", nickname="小明", text="在吗？", client_msg_id="c1"
+        )
+    conversation = message.conversation
+    assert created
+    assert message.seq == 2  # seq 1 is the "created" event
+    assert conversation.agent_unread_count == 1
+    assert conversation.waiting_since is not None
+    assert conversation.last_message_preview == "在吗？"
+    assert ConversationEvent.objects.filter(conversation=conversation, kind="created", seq=1).exists()
+
+
+def test_retry_with_same_client_msg_id_returns_stored_message(conversation):
+    first, created_first = services.message_send(
+        conversation=conversation, sender_kind=Message.SenderKind.BUYER, text="hi", client_msg_id="abc"
+    )
+    again, created_again = services.message_send(
+        conversation=conversation, sender_kind=Message.SenderKind.BUYER, text="hi", client_msg_id="abc"
+    )
+    assert (created_first, created_again) == (True, False)
+    assert first.pk == again.pk
+    assert Message.objects.filter(conversation=conversation).count() == 1
+
+
+def test_agent_reply_clears_wait_and_notes_stay_private(conversation, agent):
+    services.message_send(conversation=conversation, sender_kind="buyer", text="问一下")
+    services.note_add(conversation=conversation, author=agent, text="老客户")
+    conversation.refresh_from_db()
+    assert conversation.waiting_since is not None
+    assert conversation.last_message_preview == "问一下"
+    services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="您好")
+    conversation.refresh_from_db()
+    assert conversation.waiting_since is None
+    assert list(conversation.messages.values_list("seq", "is_private")) == [(1, False), (2, True), (3, False)]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"text": "  "},
+        {"text": "x" * 5001},
+        {"text": "ok", "client_msg_id": "x" * 65},
+        {"text": "ok", "sender_kind": "buyer", "is_private": True},
+    ],
+)
+def test_bad_message_input_is_refused_and_stores_nothing(conversation, kwargs):
+    kwargs.setdefault("sender_kind", "buyer")
+    with pytest.raises(ValidationError):
+        services.message_send(conversation=conversation, **kwargs)
+    assert not Message.objects.exists()
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 0
+
+
+def test_assign_records_event_and_refuses_outsiders(conversation, agent, supervisor):
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=supervisor)
+    event = ConversationEvent.objects.get(conversation=conversation, kind="assigned")
+    assert event.data == {"from": None, "to": agent.pk}
+    assert event.actor == supervisor
+    with pytest.raises(ValidationError):
+        services.conversation_assign(conversation=conversation, assignee=UserFactory(), actor=supervisor)
+    conversation.refresh_from_db()
+    assert conversation.assignee == agent
+
+
+def test_resolve_reopen_and_buyer_message_reopens(conversation, agent):
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.RESOLVED and conversation.resolved_at
+    services.conversation_reopen(conversation=conversation, actor=agent)
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    services.message_send(conversation=conversation, sender_kind="buyer", text="还有个问题")
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.OPEN
+    kinds = list(conversation.events.values_list("kind", "data"))
+    assert [k for k, _ in kinds] == ["status", "status", "status"]
+
+
+def test_mark_read_only_moves_forward(conversation, agent):
+    for text in ("a", "b"):
+        services.message_send(conversation=conversation, sender_kind="buyer", text=text)
+    services.conversation_mark_read(conversation=conversation, side="agent", up_to_seq=99, actor=agent)
+    conversation.refresh_from_db()
+    assert (conversation.agent_last_read_seq, conversation.agent_unread_count) == (2, 0)
+    services.conversation_mark_read(conversation=conversation, side="agent", up_to_seq=1, actor=agent)
+    assert conversation.events.filter(kind="read").count() == 1
+
+
+def test_conversation_open_reuses_unresolved_and_refuses_cross_shop(web_channel, shop, other_shop):
+    customer = CustomerFactory(shop=shop)
+    first = services.conversation_open(channel=web_channel, customer=customer)
+    assert services.conversation_open(channel=web_channel, customer=customer).pk == first.pk
+    with pytest.raises(ValidationError):
+        services.conversation_open(channel=web_channel, customer=CustomerFactory(shop=other_shop))
+
+
+def test_events_are_published_only_after_commit(conversation, captured, monkeypatch):
+    sent = []
+    monkeypatch.setattr("inbox.realtime._send", lambda group, payload: sent.append((group, payload["kind"])))
+    with captured(execute=False) as callbacks:
+        services.message_send(conversation=conversation, sender_kind="buyer", text="hi")
+    assert sent == []
+    for callback in callbacks:
+        callback()
+    assert sent == [
+        (f"shop-{conversation.shop_id}-agents", "message.created"),
+        (f"conv-{conversation.pk}", "message.created"),
+    ]
+
+
+def test_private_note_is_not_published_to_buyer(conversation, agent, captured, monkeypatch):
+    sent = []
+    monkeypatch.setattr("inbox.realtime._send", lambda group, payload: sent.append(group))
+    with captured(execute=True):
+        services.note_add(conversation=conversation, author=agent, text="内部备注")
+    assert sent == [f"shop-{conversation.shop_id}-agents"]
+
+
+def test_member_of_other_shop_cannot_be_assigned(conversation, other_shop):
+    stranger = MembershipFactory(shop=other_shop).user
+    with pytest.raises(ValidationError):
+        services.conversation_assign(conversation=conversation, assignee=stranger, actor=None)
