@@ -17,10 +17,9 @@ from accounts.models import Membership, User
 from customers.models import Customer
 from customers.services import customer_get_or_create
 
-from . import realtime
+from . import events, realtime
 from .attachments import check_image
 from .models import Attachment, Channel, Conversation, ConversationEvent, Message
-from .serializers import ConversationSerializer, MessageSerializer
 
 MAX_TEXT_LENGTH = 5000
 MAX_IMAGES_PER_MESSAGE = 9
@@ -43,21 +42,8 @@ def _next_seq(conversation: Conversation) -> int:
     return conversation.last_seq
 
 
-def _conversation_payload(conversation: Conversation) -> dict:
-    return ConversationSerializer(conversation).data
-
-
-def _publish_event(conversation: Conversation, event: ConversationEvent, *, to_buyer: bool) -> None:
-    agent_payload = {
-        "kind": f"conversation.{event.kind}",
-        "conversation_id": conversation.pk,
-        "seq": event.seq,
-        "data": event.data,
-        "conversation": _conversation_payload(conversation),
-    }
-    buyer_payload = None
-    if to_buyer:
-        buyer_payload = {"kind": f"conversation.{event.kind}", "conversation_id": conversation.pk, "seq": event.seq, "data": event.data}
+def _publish_event(conversation: Conversation, event: ConversationEvent) -> None:
+    agent_payload, buyer_payload = events.conversation_event(event, conversation=events.conversation_data(conversation))
     realtime.publish_on_commit(
         shop_id=conversation.shop_id,
         conversation_id=conversation.pk,
@@ -66,10 +52,11 @@ def _publish_event(conversation: Conversation, event: ConversationEvent, *, to_b
     )
 
 
-def _record_event(
-    conversation: Conversation, *, kind: str, actor: User | None, data: dict, to_buyer: bool = False
-) -> ConversationEvent:
-    """Append an event to a locked conversation's history, save it, and publish on commit."""
+def _record_event(conversation: Conversation, *, kind: str, actor: User | None, data: dict) -> ConversationEvent:
+    """Append an event to a locked conversation's history, save it, and publish on commit.
+
+    Whether the buyer is told is decided by the kind (``events.BUYER_EVENT_KINDS``).
+    """
     event = ConversationEvent.objects.create(
         conversation=conversation,
         shop_id=conversation.shop_id,
@@ -80,7 +67,7 @@ def _record_event(
         created_at=timezone.now(),
     )
     conversation.save()
-    _publish_event(conversation, event, to_buyer=to_buyer)
+    _publish_event(conversation, event)
     return event
 
 
@@ -204,20 +191,12 @@ def message_send(
     conversation.save()
 
     message = Message.objects.select_related("author").prefetch_related("attachments").get(pk=message.pk)
-    message_data = MessageSerializer(message).data
+    agent_payload, buyer_payload = events.message_event(message, conversation=events.conversation_data(conversation))
     realtime.publish_on_commit(
         shop_id=conversation.shop_id,
         conversation_id=conversation.pk,
-        agent_payload={
-            "kind": "message.created",
-            "conversation_id": conversation.pk,
-            "seq": message.seq,
-            "message": message_data,
-            "conversation": _conversation_payload(conversation),
-        },
-        buyer_payload=None
-        if is_private
-        else {"kind": "message.created", "conversation_id": conversation.pk, "seq": message.seq, "message": message_data},
+        agent_payload=agent_payload,
+        buyer_payload=buyer_payload,
     )
     if delivers_to_platform:
         from .tasks import deliver_message
@@ -295,7 +274,6 @@ def conversation_set_status(*, conversation: Conversation, status: str, actor: U
         kind=ConversationEvent.Kind.STATUS,
         actor=actor,
         data={"from": previous, "to": status},
-        to_buyer=True,
     )
     return conversation
 
@@ -328,7 +306,6 @@ def conversation_mark_read(*, conversation: Conversation, side: str, up_to_seq: 
         kind=ConversationEvent.Kind.READ,
         actor=actor,
         data={"side": side, "up_to_seq": up_to_seq},
-        to_buyer=True,
     )
     return conversation
 
@@ -346,17 +323,11 @@ def message_delivery_update(*, message_id: int, state: str, error: str = "") -> 
     message.save(update_fields=["delivery_state", "delivery_attempts", "delivery_error", "delivered_at"])
     message.refresh_from_db()
     conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=message.conversation_id)
+    agent_payload, _ = events.message_event(
+        message, conversation=events.conversation_data(conversation), kind=events.MESSAGE_DELIVERY
+    )
     realtime.publish_on_commit(
-        shop_id=message.shop_id,
-        conversation_id=message.conversation_id,
-        agent_payload={
-            "kind": "message.delivery",
-            "conversation_id": message.conversation_id,
-            "seq": message.seq,
-            "message": MessageSerializer(message).data,
-            "conversation": _conversation_payload(conversation),
-        },
-        buyer_payload=None,
+        shop_id=message.shop_id, conversation_id=message.conversation_id, agent_payload=agent_payload, buyer_payload=None
     )
     return message
 

@@ -1,0 +1,112 @@
+"""The shapes of conversation events, built in one place for live pushes and for resync.
+
+A service publishes an event right after it writes it; a socket that missed it asks for a
+``resync`` and gets the same event rebuilt from the stored rows. Both go through these
+functions, so a client applies a live event and a resynced one with the same code.
+
+Each event has an agent form and, when the buyer may see it, a buyer form:
+
+- agent form: ``{kind, conversation_id, seq, message?|data?, conversation}``; ``conversation``
+  is the conversation as a list row shows it (for live events: its state right after the
+  change; for resync: its current state).
+- buyer form: ``{kind, conversation_id, seq, message?|data?}`` with no ``conversation`` and a
+  message stripped of agent-only fields (:data:`BUYER_MESSAGE_FIELDS`). Private notes and the
+  ``created``/``assigned`` events have no buyer form.
+"""
+from .models import Conversation, ConversationEvent, Message
+from .serializers import ConversationSerializer, MessageSerializer
+
+# Recorded events the buyer is told about; the others (created, assigned) are agent-only.
+BUYER_EVENT_KINDS = frozenset({ConversationEvent.Kind.STATUS, ConversationEvent.Kind.READ})
+
+# What a buyer's socket shows of a message: no delivery state, no private flag, and of the
+# author only the 客服昵称.
+BUYER_MESSAGE_FIELDS = ("id", "conversation_id", "seq", "sender_kind", "text", "client_msg_id", "attachments", "created_at")
+
+MESSAGE_CREATED = "message.created"
+MESSAGE_DELIVERY = "message.delivery"
+
+
+def conversation_data(conversation: Conversation) -> dict:
+    """The conversation as agents see it in a list row (load customer, channel, assignee first)."""
+    return ConversationSerializer(conversation).data
+
+
+def message_data(message: Message) -> dict:
+    """The full message, as the REST API and agents see it."""
+    return MessageSerializer(message).data
+
+
+def buyer_message_data(full: dict) -> dict:
+    """The buyer's view of a serialized message (``full`` is :func:`message_data` output)."""
+    data = {field: full[field] for field in BUYER_MESSAGE_FIELDS}
+    author = full.get("author")
+    data["author"] = {"nickname": author["nickname"]} if author else None
+    return data
+
+
+def message_event(
+    message: Message, *, conversation: dict, kind: str = MESSAGE_CREATED, data: dict | None = None
+) -> tuple[dict, dict | None]:
+    """The agent and buyer forms of a message event (buyer form None for private notes).
+
+    ``conversation`` is :func:`conversation_data` output; ``data`` a precomputed
+    :func:`message_data` of ``message``, if the caller has it.
+    """
+    full = data if data is not None else message_data(message)
+    agent = {
+        "kind": kind,
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "message": full,
+        "conversation": conversation,
+    }
+    buyer = None
+    if not message.is_private and kind == MESSAGE_CREATED:
+        buyer = {
+            "kind": kind,
+            "conversation_id": message.conversation_id,
+            "seq": message.seq,
+            "message": buyer_message_data(full),
+        }
+    return agent, buyer
+
+
+def conversation_event(event: ConversationEvent, *, conversation: dict) -> tuple[dict, dict | None]:
+    """The agent and buyer forms of a recorded conversation event (buyer form None if agent-only)."""
+    kind = f"conversation.{event.kind}"
+    agent = {
+        "kind": kind,
+        "conversation_id": event.conversation_id,
+        "seq": event.seq,
+        "data": event.data,
+        "conversation": conversation,
+    }
+    buyer = None
+    if event.kind in BUYER_EVENT_KINDS:
+        buyer = {"kind": kind, "conversation_id": event.conversation_id, "seq": event.seq, "data": event.data}
+    return agent, buyer
+
+
+def history_events(
+    *, conversation: Conversation, messages: list[Message], events: list[ConversationEvent], for_buyer: bool
+) -> list[dict]:
+    """Stored messages and events merged in seq order, each in the form the reader gets live.
+
+    Callers pass what the reader may see (no private notes for buyers); events without a
+    buyer form are dropped for buyers.
+    """
+    snapshot = None if for_buyer else conversation_data(conversation)
+    built: list[tuple[int, dict]] = []
+    for message in messages:
+        agent, buyer = message_event(message, conversation=snapshot)
+        payload = buyer if for_buyer else agent
+        if payload is not None:
+            built.append((message.seq, payload))
+    for event in events:
+        agent, buyer = conversation_event(event, conversation=snapshot)
+        payload = buyer if for_buyer else agent
+        if payload is not None:
+            built.append((event.seq, payload))
+    built.sort(key=lambda item: item[0])
+    return [payload for _, payload in built]
