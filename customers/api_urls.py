@@ -1,1 +1,8 @@
-urlpatterns = []
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("customers/", api.CustomerListApi.as_view(), name="customer-list"),
+    path("customers/<int:customer_id>/", api.CustomerDetailApi.as_view(), name="customer-detail"),
+]
