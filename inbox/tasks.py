@@ -1,75 +1,129 @@
-"""Celery tasks of the inbox: thin shells that call services."""
-import hashlib
-import hmac
+"""Celery tasks of the inbox: thin shells that call services.
+
+``deliver_message`` sends an agent (or bot) reply on a platform channel to the channel's
+``outbound_url``. Delivery is at least once: a worker lost mid-request or two racing runs may
+POST the same message twice, so the body carries a stable ``id`` (``dxe:message:<pk>``) for
+the adapter to deduplicate on. Outcomes are recorded through
+:func:`inbox.services.message_delivery_update`, which never leaves "sent" once reached.
+"""
 import json
+import random
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.client import HTTPException
 
 from celery import shared_task
 
+from . import events
 from .models import Message
-from .serializers import MessageSerializer
 from .services import message_delivery_update
+from .webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 DELIVERY_TIMEOUT_SECONDS = 10
+MAX_DELIVERY_RETRIES = 6  # 7 attempts over roughly 5 minutes
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_MAX_SECONDS = 600
+# Client errors that a later attempt may get past; any other 4xx fails at once.
+RETRYABLE_CLIENT_ERRORS = frozenset({408, 409, 425, 429})
+USER_AGENT = "dianxiaoer-delivery/1"
 
 
 class DeliveryError(Exception):
-    """The platform did not take the message; the task retries with backoff."""
+    """The platform did not take the message. ``permanent`` ones are not retried."""
+
+    def __init__(self, reason: str, *, permanent: bool = False):
+        super().__init__(reason)
+        self.permanent = permanent
 
 
-def _post_signed(url: str, secret: str, body: bytes) -> None:
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failure: following it would turn the POST into a GET and report success."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_RefuseRedirects)
+
+
+def retry_countdown(retries: int) -> float:
+    """Seconds before retry number ``retries + 1``: exponential, capped, with a little jitter."""
+    delay = min(BACKOFF_BASE_SECONDS * 2**retries, BACKOFF_MAX_SECONDS)
+    return delay + random.uniform(0, delay / 10)
+
+
+def delivery_body(message: Message) -> bytes:
+    """The JSON POSTed to the platform: the inbound event's shape, with the message as buyers see it."""
+    payload = {
+        "id": f"dxe:message:{message.pk}",
+        "type": "message",
+        "buyer": {"id": message.conversation.customer.platform_buyer_id},
+        "message": events.buyer_message_data(events.message_data(message)),
+    }
+    return json.dumps(payload, ensure_ascii=False, default=str).encode()
+
+
+def post_signed(url: str, secret: str, body: bytes, *, delivery_id: str = "") -> None:
+    """POST ``body`` signed like inbound webhooks; raises ``DeliveryError`` unless answered 2xx."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise DeliveryError("outbound URL must be http or https", permanent=True)
     timestamp = str(int(time.time()))
-    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "X-Dxe-Timestamp": timestamp, "X-Dxe-Signature": signature},
-    )
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": USER_AGENT,
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
+    if delivery_id:
+        headers["X-Dxe-Delivery"] = delivery_id
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
+        with _opener.open(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
             if not 200 <= response.status < 300:
                 raise DeliveryError(f"HTTP {response.status}")
     except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code}") from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise DeliveryError(str(getattr(exc, "reason", exc))) from exc
+        permanent = 300 <= exc.code < 500 and exc.code not in RETRYABLE_CLIENT_ERRORS
+        raise DeliveryError(f"HTTP {exc.code}", permanent=permanent) from exc
+    except (urllib.error.URLError, HTTPException, TimeoutError, OSError) as exc:
+        raise DeliveryError(str(getattr(exc, "reason", exc)) or type(exc).__name__) from exc
+    except ValueError as exc:  # a URL urllib cannot even parse
+        raise DeliveryError(str(exc), permanent=True) from exc
 
 
-@shared_task(bind=True, acks_late=True, max_retries=6)
+@shared_task(bind=True, acks_late=True, max_retries=MAX_DELIVERY_RETRIES)
 def deliver_message(self, message_id: int) -> None:
-    """POST an agent reply to its channel's outbound URL; idempotent once delivered."""
+    """POST an agent reply to its channel's outbound URL; retries with backoff, then "failed".
+
+    Does nothing for a message already sent or one that is not for the platform (buyer
+    messages, private notes). A "failed" message may be queued again to retry by hand.
+    """
     message = (
         Message.objects.select_related("conversation__channel", "conversation__customer", "author")
         .prefetch_related("attachments")
         .filter(pk=message_id)
         .first()
     )
-    if message is None or message.delivery_state == Message.Delivery.SENT:
+    if message is None or message.is_private:
+        return
+    if message.delivery_state not in (Message.Delivery.PENDING, Message.Delivery.FAILED):
         return
     channel = message.conversation.channel
+    if not channel.is_active:
+        message_delivery_update(message_id=message_id, state=Message.Delivery.FAILED, error="channel is inactive")
+        return
     if not channel.outbound_url:
         message_delivery_update(message_id=message_id, state=Message.Delivery.FAILED, error="no outbound URL configured")
         return
-    body = json.dumps(
-        {
-            "type": "message",
-            "buyer_id": message.conversation.customer.platform_buyer_id,
-            "message": MessageSerializer(message).data,
-        },
-        ensure_ascii=False,
-        default=str,
-    ).encode()
     try:
-        _post_signed(channel.outbound_url, channel.webhook_secret, body)
+        post_signed(channel.outbound_url, channel.webhook_secret, delivery_body(message), delivery_id=f"dxe:message:{message.pk}")
     except DeliveryError as exc:
-        final = self.request.retries >= self.max_retries
+        final = exc.permanent or self.request.retries >= self.max_retries
         message_delivery_update(
             message_id=message_id, state=Message.Delivery.FAILED if final else Message.Delivery.PENDING, error=str(exc)
         )
         if not final:
-            raise self.retry(exc=exc, countdown=min(2 ** self.request.retries * 5, 600))
+            raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries))
         return
     message_delivery_update(message_id=message_id, state=Message.Delivery.SENT)

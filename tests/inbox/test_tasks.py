@@ -1,0 +1,280 @@
+"""Outbound delivery of agent replies to a platform adapter, against a real local HTTP server.
+
+Tests run Celery eagerly: ``self.retry`` re-runs the task inline and ignores the countdown,
+so the full retry chain runs in milliseconds.
+"""
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from inbox import services, tasks
+from inbox.models import Channel, Message
+from inbox.webhook import sign
+
+from ..factories import ConversationFactory, MembershipFactory
+
+SECRET = "outbound-secret"
+
+
+class FakePlatform:
+    """A tiny HTTP server in a thread that records every delivery and answers ``status``."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.status = 200
+        self.answers: list[int] = []  # statuses for the next requests, before ``status``
+        self.location = ""
+        platform = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                platform.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                self.send_response(platform.answers.pop(0) if platform.answers else platform.status)
+                if platform.location:
+                    self.send_header("Location", platform.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self):
+                platform.requests.append({"path": self.path, "headers": dict(self.headers), "body": b"", "method": "GET"})
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/dxe/outbound"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake_platform():
+    with FakePlatform() as platform:
+        yield platform
+
+
+@pytest.fixture
+def platform_conversation(shop, fake_platform):
+    channel = Channel.objects.create(
+        shop=shop, kind=Channel.Kind.PLATFORM_API, name="淘宝", webhook_secret=SECRET, outbound_url=fake_platform.url
+    )
+    return ConversationFactory(shop=shop, channel=channel, customer__platform_buyer_id="tb-buyer-7")
+
+
+@pytest.fixture
+def agent_author(shop):
+    return MembershipFactory(shop=shop, user__display_name="客服小美").user
+
+
+def pending_reply(conversation, author, text="亲，有货的", client_msg_id=None):
+    """An agent reply stored as delivery "pending", without running its on-commit delivery."""
+    message, _ = services.message_send(
+        conversation=conversation, sender_kind="agent", author=author, text=text, client_msg_id=client_msg_id
+    )
+    assert message.delivery_state == Message.Delivery.PENDING
+    return message
+
+
+def assert_signed(request):
+    headers = request["headers"]
+    timestamp = headers["X-Dxe-Timestamp"]
+    assert abs(time.time() - int(timestamp)) < 60
+    expected = sign(SECRET, timestamp, request["body"])
+    assert hmac.compare_digest(headers["X-Dxe-Signature"], expected)
+
+
+def test_success_marks_sent_and_posts_a_signed_body(platform_conversation, agent_author, fake_platform):
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.SENT
+    assert message.delivery_attempts == 1
+    assert message.delivered_at is not None
+    assert message.delivery_error == ""
+
+    [request] = fake_platform.requests
+    assert request["path"] == "/dxe/outbound"
+    assert request["headers"]["Content-Type"].startswith("application/json")
+    assert request["headers"]["X-Dxe-Delivery"] == f"dxe:message:{message.pk}"
+    assert_signed(request)
+    body = json.loads(request["body"])
+    assert body["id"] == f"dxe:message:{message.pk}"
+    assert body["type"] == "message"
+    assert body["buyer"] == {"id": "tb-buyer-7"}
+    assert body["message"]["id"] == message.pk
+    assert body["message"]["text"] == "亲，有货的"
+    assert body["message"]["sender_kind"] == "agent"
+    assert body["message"]["author"] == {"nickname": "客服小美"}
+    # Agent-only fields stay home.
+    assert "delivery_state" not in body["message"]
+    assert "is_private" not in body["message"]
+
+
+def test_second_run_after_sent_does_nothing(platform_conversation, agent_author, fake_platform):
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.SENT
+    assert message.delivery_attempts == 1
+    assert len(fake_platform.requests) == 1
+
+
+def test_server_error_is_retried_then_failed(platform_conversation, agent_author, fake_platform, monkeypatch):
+    countdowns = []
+    real_countdown = tasks.retry_countdown
+    monkeypatch.setattr(tasks, "retry_countdown", lambda retries: countdowns.append(real_countdown(retries)) or 0)
+    fake_platform.status = 500
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    attempts = tasks.MAX_DELIVERY_RETRIES + 1
+    assert len(fake_platform.requests) == attempts
+    assert message.delivery_state == Message.Delivery.FAILED
+    assert message.delivery_attempts == attempts
+    assert message.delivery_error == "HTTP 500"
+    assert message.delivered_at is None
+    # Each attempt is signed afresh; the backoff doubles.
+    for request in fake_platform.requests:
+        assert_signed(request)
+    assert len(countdowns) == tasks.MAX_DELIVERY_RETRIES
+    assert [int(c // 5) for c in countdowns[:4]] == [1, 2, 4, 8]
+
+
+def test_recovery_after_failed_attempts_ends_sent(platform_conversation, agent_author, fake_platform, monkeypatch):
+    monkeypatch.setattr(tasks, "retry_countdown", lambda retries: 0)
+    fake_platform.answers = [503, 429]  # then the default 200
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.SENT
+    assert message.delivery_attempts == 3
+    assert message.delivery_error == ""
+    assert len(fake_platform.requests) == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 302])
+def test_client_errors_and_redirects_fail_at_once(platform_conversation, agent_author, fake_platform, status):
+    fake_platform.status = status
+    fake_platform.location = fake_platform.url + "/elsewhere"
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.FAILED
+    assert message.delivery_error == f"HTTP {status}"
+    assert len(fake_platform.requests) == 1  # no retries, and the redirect was not followed
+
+
+def test_no_outbound_url_fails_without_a_request(platform_conversation, agent_author, fake_platform):
+    Channel.objects.filter(pk=platform_conversation.channel_id).update(outbound_url="")
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.FAILED
+    assert message.delivery_error == "no outbound URL configured"
+    assert message.delivery_attempts == 1
+    assert fake_platform.requests == []
+
+
+def test_inactive_channel_fails_without_a_request(platform_conversation, agent_author, fake_platform):
+    message = pending_reply(platform_conversation, agent_author)
+    Channel.objects.filter(pk=platform_conversation.channel_id).update(is_active=False)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.FAILED
+    assert message.delivery_error == "channel is inactive"
+    assert fake_platform.requests == []
+
+
+def test_unreachable_platform_is_retried_then_failed(platform_conversation, agent_author, monkeypatch):
+    monkeypatch.setattr(tasks, "retry_countdown", lambda retries: 0)
+    with FakePlatform() as closed:
+        url = closed.url
+    Channel.objects.filter(pk=platform_conversation.channel_id).update(outbound_url=url)
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.FAILED
+    assert message.delivery_attempts == tasks.MAX_DELIVERY_RETRIES + 1
+    assert message.delivery_error
+
+
+def test_non_http_url_fails_at_once(platform_conversation, agent_author):
+    Channel.objects.filter(pk=platform_conversation.channel_id).update(outbound_url="file:///etc/passwd")
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.FAILED
+    assert message.delivery_attempts == 1
+    assert "http" in message.delivery_error
+
+
+def test_failed_message_can_be_queued_again(platform_conversation, agent_author, fake_platform):
+    fake_platform.status = 400
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    fake_platform.status = 200
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.SENT
+    assert message.delivery_attempts == 2
+
+
+def test_messages_not_for_the_platform_are_never_posted(platform_conversation, agent_author, fake_platform):
+    buyer_message, _ = services.message_send(conversation=platform_conversation, sender_kind="buyer", text="在吗")
+    note, _ = services.note_add(conversation=platform_conversation, author=agent_author, text="老客户")
+    for message in (buyer_message, note):
+        tasks.deliver_message.delay(message.pk)
+        message.refresh_from_db()
+        assert message.delivery_state == Message.Delivery.NONE
+        assert message.delivery_attempts == 0
+    tasks.deliver_message.delay(987654321)  # gone: nothing to do
+    assert fake_platform.requests == []
+
+
+def test_agent_reply_is_delivered_after_commit(
+    platform_conversation, agent_author, fake_platform, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message, created = services.message_send(
+            conversation=platform_conversation, sender_kind="agent", author=agent_author, text="已发货", client_msg_id="r1"
+        )
+        # Nothing leaves before the transaction commits.
+        assert fake_platform.requests == []
+    assert created
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.SENT
+    [request] = fake_platform.requests
+    assert_signed(request)
+    assert json.loads(request["body"])["message"]["text"] == "已发货"
+
+
+def test_web_channel_replies_are_not_delivered(conversation, agent_author, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        message, _ = services.message_send(conversation=conversation, sender_kind="agent", author=agent_author, text="您好")
+    assert message.delivery_state == Message.Delivery.NONE
+    message.refresh_from_db()
+    assert message.delivery_attempts == 0
+    assert callbacks  # realtime publish only
+
+
+def test_retry_countdown_grows_and_is_capped():
+    assert 5 <= tasks.retry_countdown(0) <= 5.5
+    assert 40 <= tasks.retry_countdown(3) <= 44
+    assert tasks.BACKOFF_MAX_SECONDS <= tasks.retry_countdown(20) <= tasks.BACKOFF_MAX_SECONDS * 1.1
