@@ -110,3 +110,8 @@ def history_events(
             built.append((event.seq, payload))
     built.sort(key=lambda item: item[0])
     return [payload for _, payload in built]
+
+
+def typing_frame(*, conversation_id: int, side: str, is_typing: bool, name: str) -> dict:
+    """A ready ``typing`` frame (never stored, so it has no seq and is never resynced)."""
+    return {"type": "typing", "conversation_id": conversation_id, "side": side, "is_typing": is_typing, "name": name}

@@ -174,3 +174,23 @@ class InboundEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="inbound_unique_external_id")
         ]
+
+
+class AgentPresence(models.Model):
+    """How many sockets an agent holds open, and when one of them last showed life.
+
+    Written only by ``inbox.presence``. An agent is online while ``connections > 0`` and the
+    heartbeat is fresh (a crashed server process leaves its count behind; the stale heartbeat
+    makes it harmless and the next connect resets it).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="presence")
+    connections = models.PositiveIntegerField(default=0)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("agent presence")
+        verbose_name_plural = _("agent presences")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.connections}"

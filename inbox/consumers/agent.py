@@ -1,0 +1,210 @@
+"""The agent socket, ``/ws/agent/``: every event of the agent's shops, and their writes.
+
+Authenticated by the Django session (AuthMiddlewareStack). A socket without a logged-in user
+is accepted and closed with 4401, one of a user with no shop with 4403, so the browser can
+tell "log in again" from a network failure. Membership is read when the socket opens:
+changes to it apply from the next connect.
+"""
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.selectors import memberships_of
+
+from .. import events, presence, realtime, selectors, services
+from .base import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, FrameError, JsonSocket, bool_field, int_field, not_found, str_field
+from .history import history_after
+
+logger = logging.getLogger(__name__)
+
+MAX_RESYNC_CONVERSATIONS = 100
+
+
+class AgentConsumer(JsonSocket):
+    frame_handlers = {
+        "send": "on_send",
+        "note": "on_note",
+        "resync": "on_resync",
+        "read": "on_read",
+        "typing": "on_typing",
+        "ping": "on_ping",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user: User | None = None
+        self.shop_ids: list[int] = []
+        self.counted = False
+        self.heartbeat: asyncio.Task | None = None
+        # Conversations this socket was allowed to touch, with their shop: typing needs no query.
+        self.allowed: dict[int, int] = {}
+
+    # --- Lifecycle -----------------------------------------------------------------------
+
+    async def connect(self):
+        scope_user = self.scope.get("user")
+        if scope_user is None or not scope_user.is_authenticated:
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        opened = await database_sync_to_async(self._open)(scope_user.pk)
+        if opened is None:
+            await self.accept()
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        hello, came_online = opened
+        for shop_id in self.shop_ids:
+            await self.channel_layer.group_add(realtime.shop_agents_group(shop_id), self.channel_name)
+        await self.accept()
+        await self.send_frame(hello)
+        if came_online:
+            await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=True)
+        self.heartbeat = asyncio.create_task(self._beat())
+
+    def _open(self, user_id: int) -> tuple[dict, bool] | None:
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+        if user is None:
+            return None
+        memberships = memberships_of(user)
+        if not memberships:
+            return None
+        self.user = user
+        self.shop_ids = sorted(memberships)
+        came_online = presence.presence_connect(user_id=user.pk)
+        self.counted = True
+        online = presence.online_user_ids(shop_ids=self.shop_ids)
+        shops = [
+            {
+                "id": m.shop_id,
+                "name": m.shop.name,
+                "slug": m.shop.slug,
+                "role": m.role,
+                "online_user_ids": online[m.shop_id],
+            }
+            for m in sorted(user.memberships.select_related("shop"), key=lambda m: m.shop_id)
+        ]
+        hello = {
+            "type": "hello",
+            "user": {"id": user.pk, "username": user.username, "nickname": user.nickname},
+            "shops": shops,
+        }
+        return hello, came_online
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(presence.HEARTBEAT_SECONDS)
+            try:
+                await database_sync_to_async(presence.presence_heartbeat)(user_id=self.user.pk)
+            except Exception:
+                logger.exception("presence heartbeat failed")
+
+    async def disconnect(self, code):
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        for shop_id in self.shop_ids:
+            await self.channel_layer.group_discard(realtime.shop_agents_group(shop_id), self.channel_name)
+        if self.counted:
+            went_offline = await database_sync_to_async(presence.presence_disconnect)(user_id=self.user.pk)
+            if went_offline:
+                await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=False)
+
+    async def conv_event(self, message: dict) -> None:
+        payload = message["payload"]
+        if payload.get("type") == "presence" and payload["user_id"] == self.user.pk:
+            return  # the agent's own tabs need no news of the agent
+        await super().conv_event(message)
+
+    # --- Frames --------------------------------------------------------------------------
+
+    def _conversation(self, conversation_id: int):
+        conversation = selectors.conversation_get(user=self.user, conversation_id=conversation_id)
+        self.allowed[conversation.pk] = conversation.shop_id
+        return conversation
+
+    def _write_message(self, *, conversation_id: int, text: str, client_msg_id: str, private: bool) -> dict:
+        conversation = self._conversation(conversation_id)
+        if private:
+            message, created = services.note_add(
+                conversation=conversation, author=self.user, text=text, client_msg_id=client_msg_id
+            )
+        else:
+            message, created = services.message_send(
+                conversation=conversation, sender_kind="agent", author=self.user, text=text, client_msg_id=client_msg_id
+            )
+        return {"type": "ack", "client_msg_id": client_msg_id, "message": events.message_data(message), "created": created}
+
+    async def on_send(self, frame: dict, *, private: bool = False) -> None:
+        conversation_id = int_field(frame, "conversation_id", minimum=1)
+        client_msg_id = str_field(frame, "client_msg_id")
+        text = str_field(frame, "text")
+        ack = await database_sync_to_async(self._write_message)(
+            conversation_id=conversation_id, text=text, client_msg_id=client_msg_id, private=private
+        )
+        await self.send_frame(ack)
+
+    async def on_note(self, frame: dict) -> None:
+        await self.on_send(frame, private=True)
+
+    def _history(self, conversation_id: int, after_seq: int):
+        conversation = self._conversation(conversation_id)
+        return history_after(conversation=conversation, after_seq=after_seq, for_buyer=False)
+
+    async def on_resync(self, frame: dict) -> None:
+        wanted = frame.get("conversations")
+        if not isinstance(wanted, dict) or len(wanted) > MAX_RESYNC_CONVERSATIONS:
+            raise FrameError(
+                "invalid",
+                _("`conversations` must map at most %(max)d conversation ids to last seqs.") % {"max": MAX_RESYNC_CONVERSATIONS},
+            )
+        parsed = []
+        for key, last_seq in wanted.items():
+            try:
+                conversation_id = int(key)
+            except ValueError:
+                conversation_id = 0
+            if conversation_id < 1 or isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0:
+                raise FrameError("invalid", _("`conversations` must map conversation ids to last seqs (integers)."))
+            parsed.append((conversation_id, last_seq))
+        for conversation_id, after_seq in parsed:
+            try:
+                payloads, last_seq, more = await database_sync_to_async(self._history)(conversation_id, after_seq)
+            except Http404:
+                error = not_found()
+                await self.send_error(error.code, error.message, "resync", conversation_id=conversation_id)
+                continue
+            except Exception:  # one failing conversation must not cut the others' resync
+                logger.exception("resync of conversation %s failed", conversation_id)
+                await self.send_error(
+                    "internal", _("Resync failed; please retry."), "resync", conversation_id=conversation_id
+                )
+                continue
+            for payload in payloads:
+                await self.send_frame({"type": "event", "event": payload})
+            await self.send_frame({"type": "resync.done", "conversation_id": conversation_id, "last_seq": last_seq, "more": more})
+
+    def _mark_read(self, conversation_id: int, seq: int) -> None:
+        conversation = self._conversation(conversation_id)
+        services.conversation_mark_read(conversation=conversation, side="agent", up_to_seq=seq, actor=self.user)
+
+    async def on_read(self, frame: dict) -> None:
+        conversation_id = int_field(frame, "conversation_id", minimum=1)
+        seq = int_field(frame, "seq")
+        await database_sync_to_async(self._mark_read)(conversation_id, seq)
+
+    async def on_typing(self, frame: dict) -> None:
+        conversation_id = int_field(frame, "conversation_id", minimum=1)
+        is_typing = bool_field(frame, "is_typing")
+        shop_id = self.allowed.get(conversation_id)
+        if shop_id is None:
+            shop_id = (await database_sync_to_async(self._conversation)(conversation_id)).shop_id
+        payload = events.typing_frame(
+            conversation_id=conversation_id, side="agent", is_typing=is_typing, name=self.user.nickname
+        )
+        await sync_to_async(realtime.publish_ephemeral, thread_sensitive=False)(
+            shop_id=shop_id, conversation_id=conversation_id, payload=payload, to_agents=False, to_buyer=True
+        )

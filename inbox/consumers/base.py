@@ -1,0 +1,176 @@
+"""What both inbox sockets share: frame parsing, limits, error frames, event forwarding.
+
+A socket never dies of a bad frame: invalid JSON, a frame that is not an object, an unknown
+type, bad fields, a refused write, a foreign conversation, an oversize frame, a flood and
+even a bug in a handler each answer with an ``error`` frame and the socket stays open.
+"""
+import json
+import logging
+import time
+
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024
+# Token bucket per socket: a burst of RATE_BURST frames, then RATE_PER_SECOND frames a second.
+RATE_BURST = 30
+RATE_PER_SECOND = 10.0
+# A flooding client gets at most one ``rate_limited`` error per this many seconds.
+RATE_ERROR_INTERVAL = 1.0
+
+# Close codes sent after accept, so a browser can tell "log in again" from "retry later".
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+
+class FrameError(Exception):
+    """A frame the server refuses; becomes an ``error`` frame with this code and message."""
+
+    def __init__(self, code: str, message: str, **extra):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def not_found() -> FrameError:
+    # Unknown and foreign conversations answer alike, so existence does not leak.
+    return FrameError("not_found", _("Conversation not found."))
+
+
+class TokenBucket:
+    def __init__(self, *, burst: int, per_second: float):
+        self.burst = burst
+        self.per_second = per_second
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.per_second)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+# --- Field readers: raise FrameError("invalid") with a message naming the field ------------
+
+
+def int_field(frame: dict, name: str, *, minimum: int = 0) -> int:
+    value = frame.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise FrameError("invalid", _("`%(name)s` must be an integer of at least %(min)d.") % {"name": name, "min": minimum})
+    return value
+
+
+def str_field(frame: dict, name: str) -> str:
+    value = frame.get(name)
+    if not isinstance(value, str):
+        raise FrameError("invalid", _("`%(name)s` must be a string.") % {"name": name})
+    return value
+
+
+def bool_field(frame: dict, name: str) -> bool:
+    value = frame.get(name)
+    if not isinstance(value, bool):
+        raise FrameError("invalid", _("`%(name)s` must be true or false.") % {"name": name})
+    return value
+
+
+class JsonSocket(AsyncWebsocketConsumer):
+    """Parses text frames into JSON objects and dispatches them by ``type``.
+
+    Subclasses map frame types to coroutine methods in ``frame_handlers``; a handler gets the
+    frame dict and answers by sending frames or by raising :class:`FrameError`,
+    ``ValidationError`` or ``Http404``.
+    """
+
+    frame_handlers: dict[str, str] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bucket = TokenBucket(burst=RATE_BURST, per_second=RATE_PER_SECOND)
+        self.last_rate_error = 0.0
+
+    async def dispatch(self, message):
+        # Channels closes stale DB connections before *every* message (a thread hop even for
+        # a forwarded event). Every DB call here goes through database_sync_to_async, which
+        # does that itself, so events are forwarded without touching the DB thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # --- Sending -----------------------------------------------------------------------
+
+    async def send_frame(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder))
+
+    async def send_error(self, code: str, message: str, ref: str | None = None, **extra) -> None:
+        await self.send_frame({"type": "error", "code": code, "message": message, "ref": ref, **extra})
+
+    async def conv_event(self, message: dict) -> None:
+        """A message from the realtime layer: a stored event, or a ready ephemeral frame."""
+        payload = message["payload"]
+        if "type" in payload:  # typing, presence: already a frame
+            await self.send_frame(payload)
+        else:
+            await self.send_frame({"type": "event", "event": payload})
+
+    # --- Receiving ---------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.bucket.take():
+            now = time.monotonic()
+            if now - self.last_rate_error >= RATE_ERROR_INTERVAL:
+                self.last_rate_error = now
+                await self.send_error("rate_limited", _("Too many frames; this one was dropped. Slow down and retry."))
+            return
+        if text_data is None:
+            await self.send_error("bad_frame", _("Frames must be JSON text."))
+            return
+        if len(text_data) > MAX_FRAME_BYTES or (
+            len(text_data) > MAX_FRAME_BYTES // 4 and len(text_data.encode()) > MAX_FRAME_BYTES
+        ):
+            await self.send_error("too_large", _("Frame is larger than 64 KiB."))
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_error("bad_json", _("Frame is not valid JSON."))
+            return
+        if not isinstance(frame, dict):
+            await self.send_error("bad_frame", _("A frame must be a JSON object."))
+            return
+        frame_type = frame.get("type")
+        method = self.frame_handlers.get(frame_type) if isinstance(frame_type, str) else None
+        if method is None:
+            await self.send_error(
+                "unknown_type", _("Unknown frame type."), frame_type if isinstance(frame_type, str) else None
+            )
+            return
+        client_msg_id = frame.get("client_msg_id")
+        ref = client_msg_id if isinstance(client_msg_id, str) else frame_type
+        try:
+            await getattr(self, method)(frame)
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.message, ref, **exc.extra)
+        except ValidationError as exc:
+            await self.send_error("invalid", " ".join(exc.messages), ref)
+        except (Http404, ObjectDoesNotExist):
+            await self.send_error("not_found", _("Conversation not found."), ref)
+        except Exception:
+            logger.exception("websocket handler %s failed", frame_type)
+            await self.send_error("internal", _("Something went wrong on our side; please retry."), ref)
+
+    async def on_ping(self, frame: dict) -> None:
+        await self.send_frame({"type": "pong"})

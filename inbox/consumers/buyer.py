@@ -1,0 +1,194 @@
+"""The buyer socket, ``/ws/chat/<shop_slug>/?t=<session token>``: one buyer, one conversation.
+
+The buyer is the customer a session token names (``inbox.buyer_identity``), on the shop's web
+channel (its first active channel of kind ``web``). The socket follows the buyer's current
+unresolved conversation there; before the first message there is none, and the first ``send``
+creates it. After a conversation is resolved, the next ``send`` starts a new one and the
+socket moves to it (the ack's ``message.conversation_id`` names it).
+
+Closed after accept with 4404 for an unknown shop (or one without a web channel) and 4403
+for a missing, forged, expired or other-shop token.
+"""
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+
+from customers.models import Customer
+
+from .. import events, realtime, services
+from ..buyer_identity import session_token_customer
+from ..models import Channel, Conversation
+from .base import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonSocket, bool_field, int_field, not_found, str_field
+from .history import history_after
+
+
+def _web_channel(slug: str) -> Channel | None:
+    return (
+        Channel.objects.filter(shop__slug=slug, kind=Channel.Kind.WEB, is_active=True)
+        .select_related("shop")
+        .order_by("id")
+        .first()
+    )
+
+
+def _current_conversation(customer: Customer, channel: Channel) -> Conversation | None:
+    """The buyer's unresolved conversation on the channel (what ``conversation_open`` reuses)."""
+    return (
+        Conversation.objects.filter(customer=customer, channel=channel)
+        .exclude(status=Conversation.Status.RESOLVED)
+        .order_by("-id")
+        .first()
+    )
+
+
+def _own_conversation(customer: Customer, channel: Channel, conversation_id: int) -> Conversation:
+    """One of the buyer's own conversations on the channel; any other id is not found."""
+    conversation = Conversation.objects.filter(pk=conversation_id, customer=customer, channel=channel).first()
+    if conversation is None:
+        raise not_found()
+    return conversation
+
+
+class BuyerConsumer(JsonSocket):
+    frame_handlers = {
+        "send": "on_send",
+        "resync": "on_resync",
+        "read": "on_read",
+        "typing": "on_typing",
+        "ping": "on_ping",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.web_channel: Channel | None = None
+        self.customer: Customer | None = None
+        self.conversation_id: int | None = None
+
+    # --- Lifecycle -----------------------------------------------------------------------
+
+    async def connect(self):
+        slug = self.scope["url_route"]["kwargs"]["shop_slug"]
+        token = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("t", [None])[0]
+        opened = await database_sync_to_async(self._open)(slug, token)
+        if isinstance(opened, int):
+            await self.accept()
+            await self.close(code=opened)
+            return
+        await self._follow(opened.pk if opened else None)
+        await self.accept()
+        await self.send_frame(
+            {
+                "type": "hello",
+                "conversation_id": self.conversation_id,
+                "last_seq": opened.last_seq if opened else 0,
+                "customer": {"id": self.customer.pk, "nickname": self.customer.nickname},
+            }
+        )
+
+    def _open(self, slug: str, token: str | None) -> Conversation | None | int:
+        channel = _web_channel(slug)
+        if channel is None:
+            return CLOSE_NOT_FOUND
+        customer = session_token_customer(token, shop_id=channel.shop_id)
+        if customer is None:
+            return CLOSE_FORBIDDEN
+        self.web_channel, self.customer = channel, customer
+        return _current_conversation(customer, channel)
+
+    async def _follow(self, conversation_id: int | None) -> None:
+        """Move the socket to the conversation group of ``conversation_id``."""
+        if conversation_id == self.conversation_id:
+            return
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(realtime.conversation_group(self.conversation_id), self.channel_name)
+        if conversation_id is not None:
+            await self.channel_layer.group_add(realtime.conversation_group(conversation_id), self.channel_name)
+        self.conversation_id = conversation_id
+
+    async def disconnect(self, code):
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(realtime.conversation_group(self.conversation_id), self.channel_name)
+
+    async def conv_event(self, message: dict) -> None:
+        # Defence in depth: the buyer group only ever gets buyer forms; never forward a note
+        # or an agent-only shape should a publisher get that wrong.
+        payload = message["payload"]
+        if "type" not in payload:
+            shown = payload.get("message")
+            if "conversation" in payload or (shown is not None and "is_private" in shown):
+                if shown is not None and shown.get("is_private"):
+                    return
+                payload = {key: value for key, value in payload.items() if key != "conversation"}
+                if shown is not None:
+                    payload["message"] = events.buyer_message_data(shown)
+        await super().conv_event({"payload": payload})
+
+    # --- Frames --------------------------------------------------------------------------
+
+    def _send(self, text: str, client_msg_id: str) -> dict:
+        message, created = services.buyer_message_receive(
+            channel=self.web_channel,
+            platform_buyer_id=self.customer.platform_buyer_id,
+            text=text,
+            client_msg_id=client_msg_id,
+        )
+        full = events.message_data(message)
+        return {"type": "ack", "client_msg_id": client_msg_id, "message": events.buyer_message_data(full), "created": created}
+
+    async def on_send(self, frame: dict) -> None:
+        client_msg_id = str_field(frame, "client_msg_id")
+        text = str_field(frame, "text")
+        ack = await database_sync_to_async(self._send)(text, client_msg_id)
+        await self._follow(ack["message"]["conversation_id"])
+        await self.send_frame(ack)
+
+    def _history(self, conversation_id: int | None, after_seq: int):
+        if conversation_id is not None:
+            conversation = _own_conversation(self.customer, self.web_channel, conversation_id)
+            current = None
+        else:
+            conversation = current = _current_conversation(self.customer, self.web_channel)
+        if conversation is None:
+            return None, None, ([], 0, False)
+        return conversation.pk, current, history_after(conversation=conversation, after_seq=after_seq, for_buyer=True)
+
+    async def on_resync(self, frame: dict) -> None:
+        after_seq = int_field(frame, "last_seq")
+        conversation_id = None
+        if frame.get("conversation_id") is not None:
+            conversation_id = int_field(frame, "conversation_id", minimum=1)
+        conversation_id, current, (payloads, last_seq, more) = await database_sync_to_async(self._history)(
+            conversation_id, after_seq
+        )
+        if current is not None:  # another tab may have started a conversation since we opened
+            await self._follow(current.pk)
+        for payload in payloads:
+            await self.send_frame({"type": "event", "event": payload})
+        await self.send_frame({"type": "resync.done", "conversation_id": conversation_id, "last_seq": last_seq, "more": more})
+
+    def _mark_read(self, seq: int) -> None:
+        if self.conversation_id is None:
+            raise not_found()
+        conversation = _own_conversation(self.customer, self.web_channel, self.conversation_id)
+        services.conversation_mark_read(conversation=conversation, side="buyer", up_to_seq=seq, actor=None)
+
+    async def on_read(self, frame: dict) -> None:
+        seq = int_field(frame, "seq")
+        await database_sync_to_async(self._mark_read)(seq)
+
+    async def on_typing(self, frame: dict) -> None:
+        is_typing = bool_field(frame, "is_typing")
+        if self.conversation_id is None:
+            return  # no conversation yet: no agent to tell
+        payload = events.typing_frame(
+            conversation_id=self.conversation_id, side="buyer", is_typing=is_typing, name=self.customer.nickname
+        )
+        await sync_to_async(realtime.publish_ephemeral, thread_sensitive=False)(
+            shop_id=self.web_channel.shop_id,
+            conversation_id=self.conversation_id,
+            payload=payload,
+            to_agents=True,
+            to_buyer=False,
+        )
+

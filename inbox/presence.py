@@ -1,0 +1,103 @@
+"""Which agents are online: counted per user over their open agent sockets.
+
+The agent socket calls :func:`presence_connect` when it opens, :func:`presence_heartbeat`
+every ``HEARTBEAT_SECONDS`` while open and :func:`presence_disconnect` when it closes; two tabs
+count as two connections, and the agent goes offline when the last one closes. A server
+process that dies without running its disconnects leaves a count behind: an agent only
+counts as online while some socket has beaten within ``PRESENCE_TTL``, and the next connect
+after a stale period starts the count afresh.
+
+Changes between online and offline are broadcast as ``{"type": "presence", "user_id",
+"online"}`` frames to every agents group of the user's shops. Routing asks
+:func:`agents_online` for the agents it may give a conversation to.
+"""
+from datetime import timedelta
+
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import Membership, User
+
+from . import realtime
+from .models import AgentPresence
+
+HEARTBEAT_SECONDS = 30
+PRESENCE_TTL = timedelta(seconds=3 * HEARTBEAT_SECONDS)
+
+
+def _fresh_since():
+    return timezone.now() - PRESENCE_TTL
+
+
+@transaction.atomic
+def presence_connect(*, user_id: int) -> bool:
+    """Count one more socket of the agent; True when the agent thereby came online."""
+    now = timezone.now()
+    row, _ = AgentPresence.objects.select_for_update().get_or_create(user_id=user_id, defaults={"last_seen_at": now})
+    was_online = row.connections > 0 and row.last_seen_at >= now - PRESENCE_TTL
+    row.connections = row.connections + 1 if was_online else 1
+    row.last_seen_at = now
+    row.save(update_fields=["connections", "last_seen_at"])
+    return not was_online
+
+
+@transaction.atomic
+def presence_disconnect(*, user_id: int) -> bool:
+    """Count one socket less; True when that was the agent's last one (now offline)."""
+    row = AgentPresence.objects.select_for_update().filter(user_id=user_id).first()
+    if row is None or row.connections == 0:
+        return False
+    row.connections -= 1
+    row.save(update_fields=["connections"])
+    return row.connections == 0
+
+
+def presence_heartbeat(*, user_id: int) -> None:
+    """Mark the agent as still there (one of their sockets is alive)."""
+    AgentPresence.objects.filter(user_id=user_id, connections__gt=0).update(last_seen_at=timezone.now())
+
+
+def agents_online(*, shop_id: int) -> QuerySet[User]:
+    """The shop's members with at least one live agent socket."""
+    return User.objects.filter(
+        memberships__shop_id=shop_id,
+        presence__connections__gt=0,
+        presence__last_seen_at__gte=_fresh_since(),
+        is_active=True,
+    ).order_by("id")
+
+
+def online_user_ids(*, shop_ids: list[int]) -> dict[int, list[int]]:
+    """For each shop, the ids of its online members (for an agent socket's hello)."""
+    result: dict[int, list[int]] = {shop_id: [] for shop_id in shop_ids}
+    rows = (
+        Membership.objects.filter(
+            shop_id__in=shop_ids,
+            user__presence__connections__gt=0,
+            user__presence__last_seen_at__gte=_fresh_since(),
+            user__is_active=True,
+        )
+        .order_by("user_id")
+        .values_list("shop_id", "user_id")
+    )
+    for shop_id, user_id in rows:
+        result[shop_id].append(user_id)
+    return result
+
+
+def presence_frame(*, user_id: int, online: bool) -> dict:
+    return {"type": "presence", "user_id": user_id, "online": online}
+
+
+async def presence_broadcast(*, user_id: int, shop_ids: list[int], online: bool) -> None:
+    """Tell the agents of each shop that ``user_id`` came online or went offline.
+
+    Sent as a ready frame through the same ``conv.event`` message the realtime layer uses;
+    the agent socket forwards payloads that carry a ``type`` unchanged.
+    """
+    layer = get_channel_layer()
+    frame = presence_frame(user_id=user_id, online=online)
+    for shop_id in shop_ids:
+        await layer.group_send(realtime.shop_agents_group(shop_id), {"type": "conv.event", "payload": frame})

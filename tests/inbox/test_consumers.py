@@ -1,0 +1,627 @@
+"""The agent and buyer websockets, driven through the real ASGI application.
+
+Runs on whichever channel layer the settings pick (in-memory, or Redis with REDIS_URL).
+"""
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from accounts.models import Role
+from dianxiaoer.asgi import application
+from inbox import presence, services
+from inbox.buyer_identity import session_token_issue
+from inbox.consumers import base as consumer_base
+from inbox.models import Conversation, Message
+
+from ..factories import ChannelFactory, CustomerFactory, MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://localhost")
+QUIET = 0.3  # seconds of silence that count as "nothing more arrives"
+
+
+def _session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def open_socket(path: str, headers=None) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, path, headers=headers if headers is not None else [ORIGIN])
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def agent_socket(user, *, hello: bool = True) -> WebsocketCommunicator:
+    cookie = await database_sync_to_async(_session_cookie)(user)
+    headers = [ORIGIN, (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]
+    communicator = await open_socket("/ws/agent/", headers)
+    if hello:
+        frame = await communicator.receive_json_from()
+        assert frame["type"] == "hello"
+        communicator.hello = frame
+    return communicator
+
+
+async def buyer_socket(shop, customer, *, hello: bool = True) -> WebsocketCommunicator:
+    token = session_token_issue(customer)
+    communicator = await open_socket(f"/ws/chat/{shop.slug}/?t={token}")
+    if hello:
+        frame = await communicator.receive_json_from()
+        assert frame["type"] == "hello"
+        communicator.hello = frame
+    return communicator
+
+
+async def expect_closed(communicator: WebsocketCommunicator, code: int) -> None:
+    output = await communicator.receive_output(timeout=2)
+    assert output == {"type": "websocket.close", "code": code}
+
+
+async def receive(communicator, *, timeout: float = 2) -> dict:
+    return await communicator.receive_json_from(timeout=timeout)
+
+
+async def receive_type(communicator, frame_type: str, *, timeout: float = 2) -> dict:
+    """The next frame, which must be of ``frame_type``."""
+    frame = await receive(communicator, timeout=timeout)
+    assert frame["type"] == frame_type, frame
+    return frame
+
+
+async def assert_quiet(*communicators) -> None:
+    for communicator in communicators:
+        assert await communicator.receive_nothing(timeout=QUIET), await communicator.receive_json_from()
+
+
+async def ping_ok(communicator) -> None:
+    await communicator.send_json_to({"type": "ping"})
+    assert (await receive(communicator))["type"] == "pong"
+
+
+async def buyer_send(communicator, client_msg_id: str, text: str, *, echo: bool = True) -> dict:
+    """Send as the buyer; returns the ack. The buyer's group echoes its own message (other
+    tabs need it) unless this send created the conversation the socket then joins."""
+    await communicator.send_json_to({"type": "send", "client_msg_id": client_msg_id, "text": text})
+    ack = await receive_type(communicator, "ack")
+    if echo:
+        event = (await receive_type(communicator, "event"))["event"]
+        assert event["message"] == ack["message"]
+    return ack
+
+
+async def close_all(*communicators) -> None:
+    for communicator in communicators:
+        await communicator.disconnect()
+
+
+@pytest.fixture
+def customer(conversation):
+    return conversation.customer
+
+
+# --- Authentication ----------------------------------------------------------------------
+
+
+async def test_anonymous_agent_is_closed_with_4401():
+    communicator = await open_socket("/ws/agent/")
+    await expect_closed(communicator, 4401)
+
+
+async def test_user_without_shop_is_closed_with_4403(db):
+    user = await database_sync_to_async(UserFactory)()
+    communicator = await agent_socket(user, hello=False)
+    await expect_closed(communicator, 4403)
+
+
+async def test_socket_without_origin_is_refused(agent):
+    communicator = WebsocketCommunicator(application, "/ws/agent/")
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_buyer_with_bad_token_is_closed(shop, web_channel, customer, other_shop):
+    for token in ("", "garbage", "a:b:c"):
+        communicator = await open_socket(f"/ws/chat/{shop.slug}/?t={token}")
+        await expect_closed(communicator, 4403)
+    communicator = await open_socket(f"/ws/chat/{shop.slug}/")
+    await expect_closed(communicator, 4403)
+    # A valid token of another shop's buyer does not open this shop's chat.
+    await database_sync_to_async(ChannelFactory)(shop=other_shop)
+    stranger = await database_sync_to_async(CustomerFactory)(shop=other_shop)
+    communicator = await open_socket(f"/ws/chat/{shop.slug}/?t={session_token_issue(stranger)}")
+    await expect_closed(communicator, 4403)
+    communicator = await open_socket(f"/ws/chat/no-such-shop/?t={session_token_issue(customer)}")
+    await expect_closed(communicator, 4404)
+
+
+async def test_hello_frames(agent, shop, conversation, customer):
+    agent_ws = await agent_socket(agent)
+    assert agent_ws.hello["user"]["id"] == agent.pk
+    assert agent_ws.hello["user"]["nickname"] == agent.nickname
+    [shop_info] = agent_ws.hello["shops"]
+    assert (shop_info["id"], shop_info["slug"], shop_info["role"]) == (shop.pk, shop.slug, Role.AGENT)
+    assert shop_info["online_user_ids"] == [agent.pk]
+    buyer_ws = await buyer_socket(shop, customer)
+    assert buyer_ws.hello == {
+        "type": "hello",
+        "conversation_id": conversation.pk,
+        "last_seq": 0,
+        "customer": {"id": customer.pk, "nickname": customer.nickname},
+    }
+    await close_all(agent_ws, buyer_ws)
+
+
+# --- Messages both ways --------------------------------------------------------------------
+
+
+async def test_buyer_and_agent_exchange_messages(agent, shop, conversation, customer):
+    agent_ws = await agent_socket(agent)
+    buyer_ws = await buyer_socket(shop, customer)
+
+    ack = await buyer_send(buyer_ws, "b1", "在吗？")
+    assert (ack["client_msg_id"], ack["created"], ack["message"]["text"]) == ("b1", True, "在吗？")
+    event = (await receive_type(agent_ws, "event"))["event"]
+    assert event["kind"] == "message.created"
+    assert event["message"]["id"] == ack["message"]["id"]
+    assert event["conversation"]["agent_unread_count"] == 1
+
+    await agent_ws.send_json_to({"type": "send", "conversation_id": conversation.pk, "client_msg_id": "a1", "text": "您好"})
+    ack = await receive_type(agent_ws, "ack")
+    assert ack["created"] and ack["message"]["author"]["id"] == agent.pk
+    own = (await receive_type(agent_ws, "event"))["event"]  # other tabs of the agent see it too
+    assert own["seq"] == ack["message"]["seq"]
+    live = (await receive_type(buyer_ws, "event"))["event"]
+    assert live["message"]["text"] == "您好"
+    assert live["message"]["author"] == {"nickname": agent.nickname}
+    await assert_quiet(agent_ws, buyer_ws)
+    await close_all(agent_ws, buyer_ws)
+
+
+async def test_first_buyer_send_creates_conversation_and_follows_it(agent, shop, web_channel):
+    customer = await database_sync_to_async(CustomerFactory)(shop=shop)
+    buyer_ws = await buyer_socket(shop, customer)
+    assert buyer_ws.hello["conversation_id"] is None
+    agent_ws = await agent_socket(agent)
+
+    ack = await buyer_send(buyer_ws, "first", "你好", echo=False)
+    conversation_id = ack["message"]["conversation_id"]
+    assert ack["message"]["seq"] == 2  # seq 1 is the conversation.created event
+    kinds = [(await receive_type(agent_ws, "event"))["event"]["kind"] for _ in range(2)]
+    assert kinds == ["conversation.created", "message.created"]
+
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation_id)
+    await database_sync_to_async(services.message_send)(
+        conversation=conversation, sender_kind="agent", author=agent, text="请讲"
+    )
+    live = (await receive_type(buyer_ws, "event"))["event"]
+    assert (live["conversation_id"], live["message"]["text"]) == (conversation_id, "请讲")
+    await close_all(agent_ws, buyer_ws)
+
+
+async def test_service_send_from_api_reaches_sockets_live(agent, supervisor, shop, conversation, customer):
+    agent_ws = await agent_socket(agent)
+    buyer_ws = await buyer_socket(shop, customer)
+    await database_sync_to_async(services.message_send)(
+        conversation=conversation, sender_kind="agent", author=supervisor, text="来自接口"
+    )
+    for ws in (agent_ws, buyer_ws):
+        event = (await receive_type(ws, "event"))["event"]
+        assert (event["kind"], event["message"]["text"]) == ("message.created", "来自接口")
+    # An assignment is for agents only.
+    await database_sync_to_async(services.conversation_assign)(conversation=conversation, assignee=agent, actor=supervisor)
+    event = (await receive_type(agent_ws, "event"))["event"]
+    assert event["kind"] == "conversation.assigned"
+    assert event["conversation"]["assignee"]["id"] == agent.pk
+    await assert_quiet(buyer_ws)
+    await close_all(agent_ws, buyer_ws)
+
+
+async def test_retried_send_returns_same_message_once(agent, shop, conversation, customer):
+    agent_ws = await agent_socket(agent)
+    buyer_ws = await buyer_socket(shop, customer)
+    frame = {"type": "send", "conversation_id": conversation.pk, "client_msg_id": "retry-1", "text": "稍等"}
+    await agent_ws.send_json_to(frame)
+    first = await receive_type(agent_ws, "ack")
+    await receive_type(agent_ws, "event")
+    await agent_ws.send_json_to(frame)
+    second = await receive_type(agent_ws, "ack")
+    assert (first["created"], second["created"]) == (True, False)
+    assert first["message"] == second["message"]
+    await receive_type(buyer_ws, "event")
+    await assert_quiet(agent_ws, buyer_ws)  # the retry broadcast nothing
+
+    acks = [await buyer_send(buyer_ws, "b-retry", "好"), await buyer_send(buyer_ws, "b-retry", "好", echo=False)]
+    assert [a["created"] for a in acks] == [True, False]
+    await assert_quiet(buyer_ws)
+    assert acks[0]["message"]["id"] == acks[1]["message"]["id"]
+    assert (await database_sync_to_async(Message.objects.filter(conversation=conversation).count)()) == 2
+    await close_all(agent_ws, buyer_ws)
+
+
+# --- Tenancy ---------------------------------------------------------------------------
+
+
+async def test_agent_of_other_shop_can_neither_touch_nor_hear_a_conversation(
+    agent, outsider, shop, conversation, customer
+):
+    outsider_ws = await agent_socket(outsider)
+    agent_ws = await agent_socket(agent)
+    frames = [
+        {"type": "send", "conversation_id": conversation.pk, "client_msg_id": "x1", "text": "hi"},
+        {"type": "note", "conversation_id": conversation.pk, "client_msg_id": "x2", "text": "hi"},
+        {"type": "read", "conversation_id": conversation.pk, "seq": 1},
+        {"type": "typing", "conversation_id": conversation.pk, "is_typing": True},
+    ]
+    for frame in frames:
+        await outsider_ws.send_json_to(frame)
+        error = await receive_type(outsider_ws, "error")
+        assert error["code"] == "not_found"
+        assert error["ref"] == frame.get("client_msg_id", frame["type"])
+    # An unknown id answers exactly like a foreign one.
+    await outsider_ws.send_json_to({"type": "read", "conversation_id": 999999, "seq": 1})
+    unknown = await receive_type(outsider_ws, "error")
+    await outsider_ws.send_json_to({"type": "read", "conversation_id": conversation.pk, "seq": 1})
+    foreign = await receive_type(outsider_ws, "error")
+    assert unknown == foreign
+    await outsider_ws.send_json_to({"type": "resync", "conversations": {str(conversation.pk): 0}})
+    error = await receive_type(outsider_ws, "error")
+    assert (error["code"], error["ref"], error["conversation_id"]) == ("not_found", "resync", conversation.pk)
+    assert (await database_sync_to_async(Message.objects.count)()) == 0
+
+    buyer_ws = await buyer_socket(shop, customer)
+    await buyer_send(buyer_ws, "b1", "秘密")
+    await buyer_ws.send_json_to({"type": "typing", "is_typing": True})
+    assert (await receive_type(agent_ws, "event"))["event"]["message"]["text"] == "秘密"
+    assert (await receive_type(agent_ws, "typing"))["side"] == "buyer"
+    await assert_quiet(outsider_ws)
+    await close_all(outsider_ws, agent_ws, buyer_ws)
+
+
+# --- Private notes and buyer-side shapes ------------------------------------------------------
+
+AGENT_ONLY_MESSAGE_FIELDS = {"is_private", "delivery_state", "delivery_error"}
+
+
+async def test_buyer_never_sees_notes_or_agent_fields(agent, supervisor, shop, conversation, customer):
+    agent_ws = await agent_socket(agent)
+    buyer_ws = await buyer_socket(shop, customer)
+    await agent_ws.send_json_to({"type": "note", "conversation_id": conversation.pk, "client_msg_id": "n1", "text": "老客户，优先"})
+    ack = await receive_type(agent_ws, "ack")
+    assert ack["message"]["is_private"] is True
+    assert (await receive_type(agent_ws, "event"))["event"]["message"]["is_private"] is True
+    await database_sync_to_async(services.note_add)(conversation=conversation, author=supervisor, text="接口备注")
+    await receive_type(agent_ws, "event")
+    await database_sync_to_async(services.conversation_assign)(conversation=conversation, assignee=agent, actor=supervisor)
+    await receive_type(agent_ws, "event")
+    await assert_quiet(buyer_ws)
+
+    await agent_ws.send_json_to({"type": "send", "conversation_id": conversation.pk, "client_msg_id": "a1", "text": "您好"})
+    live = (await receive_type(buyer_ws, "event"))["event"]
+    assert "conversation" not in live
+    assert not AGENT_ONLY_MESSAGE_FIELDS & set(live["message"])
+    assert live["message"]["author"] == {"nickname": agent.nickname}
+
+    await buyer_ws.send_json_to({"type": "resync", "last_seq": 0})
+    frames = []
+    while (frame := await receive(buyer_ws))["type"] != "resync.done":
+        frames.append(frame["event"])
+    assert [e["kind"] for e in frames] == ["message.created"]
+    assert frames[0] == live
+    assert frame == {"type": "resync.done", "conversation_id": conversation.pk, "last_seq": 4, "more": False}
+    assert "老客户" not in json.dumps(frames, ensure_ascii=False)
+    await close_all(agent_ws, buyer_ws)
+
+
+# --- Resync ------------------------------------------------------------------------------------
+
+
+async def drain_resync(communicator) -> tuple[list[dict], dict]:
+    events = []
+    while (frame := await receive(communicator))["type"] == "event":
+        events.append(frame["event"])
+    assert frame["type"] == "resync.done", frame
+    return events, frame
+
+
+async def test_agent_resync_after_gap_gets_missed_events_once_in_order(agent, shop, conversation, customer):
+    agent_ws = await agent_socket(agent)
+    buyer_ws = await buyer_socket(shop, customer)
+    await buyer_send(buyer_ws, "b0", "第一条")
+    held = (await receive_type(agent_ws, "event"))["event"]
+    await agent_ws.disconnect()
+
+    texts = ["漏掉的一", "漏掉的二"]
+    for n, text in enumerate(texts):
+        await buyer_send(buyer_ws, f"gap-{n}", text)
+
+    agent_ws = await agent_socket(agent)
+    await agent_ws.send_json_to({"type": "resync", "conversations": {str(conversation.pk): held["seq"]}})
+    events, done = await drain_resync(agent_ws)
+    assert [e["message"]["text"] for e in events] == texts
+    assert [e["seq"] for e in events] == [held["seq"] + 1, held["seq"] + 2]
+    assert done == {"type": "resync.done", "conversation_id": conversation.pk, "last_seq": held["seq"] + 2, "more": False}
+    await assert_quiet(agent_ws)
+
+    # Live events after the resync still arrive.
+    await buyer_ws.send_json_to({"type": "send", "client_msg_id": "after", "text": "之后"})
+    assert (await receive_type(agent_ws, "event"))["event"]["seq"] == held["seq"] + 3
+    await close_all(agent_ws, buyer_ws)
+
+
+async def test_resync_events_have_the_live_shape(agent, supervisor, shop, conversation, customer):
+    agent_ws = await agent_socket(agent)
+    live = []
+    await database_sync_to_async(services.message_send)(conversation=conversation, sender_kind="buyer", text="a")
+    await database_sync_to_async(services.note_add)(conversation=conversation, author=agent, text="n")
+    await database_sync_to_async(services.conversation_assign)(conversation=conversation, assignee=agent, actor=supervisor)
+    await database_sync_to_async(services.conversation_mark_read)(
+        conversation=conversation, side="agent", up_to_seq=3, actor=agent
+    )
+    await database_sync_to_async(services.conversation_resolve)(conversation=conversation, actor=agent)
+    for _ in range(5):
+        live.append((await receive_type(agent_ws, "event"))["event"])
+    await agent_ws.send_json_to({"type": "resync", "conversations": {str(conversation.pk): 0}})
+    resynced, done = await drain_resync(agent_ws)
+    assert done["last_seq"] == 5
+    assert [e["kind"] for e in resynced] == [
+        "message.created",
+        "message.created",
+        "conversation.assigned",
+        "conversation.read",
+        "conversation.status",
+    ]
+    for a, b in zip(live, resynced, strict=True):
+        assert set(a) == set(b)
+        # The conversation snapshot is the state after the event live, the current one on resync.
+        assert {k: v for k, v in a.items() if k != "conversation"} == {k: v for k, v in b.items() if k != "conversation"}
+        assert set(a["conversation"]) == set(b["conversation"])
+    await close_all(agent_ws)
+
+
+async def test_resync_pages_through_long_histories(agent, shop, conversation, monkeypatch):
+    from inbox.consumers import history
+
+    monkeypatch.setattr(history, "PAGE", 3)
+    monkeypatch.setattr(history, "MAX_EVENTS_PER_CONVERSATION", 7)
+
+    def fill():
+        for n in range(6):
+            services.message_send(conversation=conversation, sender_kind="buyer", text=f"m{n}")
+            services.conversation_mark_read(conversation=conversation, side="agent", up_to_seq=2 * n + 1, actor=agent)
+
+    await database_sync_to_async(fill)()
+    agent_ws = await agent_socket(agent)
+    await agent_ws.send_json_to({"type": "resync", "conversations": {str(conversation.pk): 0}})
+    events, done = await drain_resync(agent_ws)
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 7
+    assert done["more"] is True and done["last_seq"] == seqs[-1]
+    await agent_ws.send_json_to({"type": "resync", "conversations": {str(conversation.pk): done["last_seq"]}})
+    rest, done = await drain_resync(agent_ws)
+    assert [e["seq"] for e in rest] == list(range(seqs[-1] + 1, 13))
+    assert (done["last_seq"], done["more"]) == (12, False)
+    await close_all(agent_ws)
+
+
+async def test_buyer_resync_without_conversation(shop, web_channel):
+    customer = await database_sync_to_async(CustomerFactory)(shop=shop)
+    buyer_ws = await buyer_socket(shop, customer)
+    await buyer_ws.send_json_to({"type": "resync", "last_seq": 0})
+    assert await receive(buyer_ws) == {"type": "resync.done", "conversation_id": None, "last_seq": 0, "more": False}
+    await close_all(buyer_ws)
+
+
+async def test_buyer_cannot_resync_someone_elses_conversation(shop, conversation, web_channel):
+    customer = await database_sync_to_async(CustomerFactory)(shop=shop)
+    buyer_ws = await buyer_socket(shop, customer)
+    await buyer_ws.send_json_to({"type": "resync", "last_seq": 0, "conversation_id": conversation.pk})
+    assert (await receive_type(buyer_ws, "error"))["code"] == "not_found"
+    await close_all(buyer_ws)
+
+
+# --- Read receipts and typing -----------------------------------------------------------------
+
+
+async def test_read_receipts_reach_both_sides(agent, shop, conversation, customer):
+    agent_ws = await agent_socket(agent)
+    buyer_ws = await buyer_socket(shop, customer)
+    await buyer_send(buyer_ws, "b1", "?")
+    await receive_type(agent_ws, "event")
+
+    await agent_ws.send_json_to({"type": "read", "conversation_id": conversation.pk, "seq": 1})
+    for ws in (agent_ws, buyer_ws):
+        event = (await receive_type(ws, "event"))["event"]
+        assert (event["kind"], event["data"]) == ("conversation.read", {"side": "agent", "up_to_seq": 1})
+    await agent_ws.send_json_to({"type": "send", "conversation_id": conversation.pk, "client_msg_id": "a1", "text": "!"})
+    await receive_type(agent_ws, "ack")
+    await receive_type(agent_ws, "event")
+    await receive_type(buyer_ws, "event")
+    await buyer_ws.send_json_to({"type": "read", "seq": 3})
+    for ws in (agent_ws, buyer_ws):
+        event = (await receive_type(ws, "event"))["event"]
+        assert event["data"] == {"side": "buyer", "up_to_seq": 3}
+    await assert_quiet(agent_ws, buyer_ws)
+    await close_all(agent_ws, buyer_ws)
+
+
+async def test_typing_goes_to_the_other_side_only(agent, shop, conversation, customer):
+    agent_ws = await agent_socket(agent)
+    buyer_ws = await buyer_socket(shop, customer)
+    await agent_ws.send_json_to({"type": "typing", "conversation_id": conversation.pk, "is_typing": True})
+    assert await receive(buyer_ws) == {
+        "type": "typing",
+        "conversation_id": conversation.pk,
+        "side": "agent",
+        "is_typing": True,
+        "name": agent.nickname,
+    }
+    await buyer_ws.send_json_to({"type": "typing", "is_typing": False})
+    assert await receive(agent_ws) == {
+        "type": "typing",
+        "conversation_id": conversation.pk,
+        "side": "buyer",
+        "is_typing": False,
+        "name": customer.nickname,
+    }
+    await assert_quiet(agent_ws, buyer_ws)
+    await close_all(agent_ws, buyer_ws)
+
+
+# --- Bad frames, limits, failures ----------------------------------------------------------------
+
+BAD_FRAMES = [
+    ("not json", "bad_json", None),
+    ("[1, 2]", "bad_frame", None),
+    ('"send"', "bad_frame", None),
+    ("{}", "unknown_type", None),
+    ('{"type": "explode"}', "unknown_type", "explode"),
+    ('{"type": 7}', "unknown_type", None),
+    ('{"type": "send", "client_msg_id": "c1", "text": "hi"}', "invalid", "c1"),  # no conversation_id
+    ('{"type": "send", "conversation_id": "1", "client_msg_id": "c1", "text": "hi"}', "invalid", "c1"),
+    ('{"type": "send", "conversation_id": {conv}, "client_msg_id": "c1"}', "invalid", "c1"),  # no text
+    ('{"type": "send", "conversation_id": {conv}, "text": "hi"}', "invalid", "send"),  # no client_msg_id
+    ('{"type": "send", "conversation_id": {conv}, "client_msg_id": "c1", "text": "   "}', "invalid", "c1"),
+    ('{"type": "read", "conversation_id": {conv}, "seq": -1}', "invalid", "read"),
+    ('{"type": "typing", "conversation_id": {conv}, "is_typing": "yes"}', "invalid", "typing"),
+    ('{"type": "resync", "conversations": [1]}', "invalid", "resync"),
+    ('{"type": "resync", "conversations": {"abc": 1}}', "invalid", "resync"),
+]
+
+
+@pytest.mark.parametrize("raw,code,ref", BAD_FRAMES)
+async def test_bad_frames_get_error_and_socket_stays_up(agent, conversation, raw, code, ref):
+    agent_ws = await agent_socket(agent)
+    await agent_ws.send_to(text_data=raw.replace("{conv}", str(conversation.pk)))
+    error = await receive_type(agent_ws, "error")
+    assert (error["code"], error["ref"]) == (code, ref)
+    assert error["message"]
+    await ping_ok(agent_ws)
+    await close_all(agent_ws)
+
+
+async def test_service_validation_message_reaches_the_client(agent, conversation):
+    agent_ws = await agent_socket(agent)
+    await agent_ws.send_json_to({"type": "send", "conversation_id": conversation.pk, "client_msg_id": "x" * 65, "text": "hi"})
+    error = await receive_type(agent_ws, "error")
+    assert error["code"] == "invalid" and "client_msg_id" in error["message"]
+    await close_all(agent_ws)
+
+
+async def test_buyer_bad_frames_and_agent_only_types(shop, conversation, customer):
+    buyer_ws = await buyer_socket(shop, customer)
+    for raw, code in [
+        ('{"type": "note", "client_msg_id": "n", "text": "x"}', "unknown_type"),
+        ('{"type": "send", "text": "x"}', "invalid"),
+        ('{"type": "read"}', "invalid"),
+        ("{{", "bad_json"),
+    ]:
+        await buyer_ws.send_to(text_data=raw)
+        assert (await receive_type(buyer_ws, "error"))["code"] == code
+    await ping_ok(buyer_ws)
+    await close_all(buyer_ws)
+
+
+async def test_oversize_and_binary_frames_are_refused(agent, conversation):
+    agent_ws = await agent_socket(agent)
+    huge = json.dumps({"type": "send", "conversation_id": conversation.pk, "client_msg_id": "big", "text": "x" * 70000})
+    await agent_ws.send_to(text_data=huge)
+    assert (await receive_type(agent_ws, "error"))["code"] == "too_large"
+    # 64 KiB of bytes is fewer characters in Chinese: counted in UTF-8.
+    await agent_ws.send_to(text_data=json.dumps({"type": "ping", "pad": "字" * 22000}, ensure_ascii=False))
+    assert (await receive_type(agent_ws, "error"))["code"] == "too_large"
+    await agent_ws.send_to(bytes_data=b"\x00\x01")
+    assert (await receive_type(agent_ws, "error"))["code"] == "bad_frame"
+    await ping_ok(agent_ws)
+    assert (await database_sync_to_async(Message.objects.count)()) == 0
+    await close_all(agent_ws)
+
+
+async def test_flood_is_rate_limited_without_dropping_the_socket(agent):
+    agent_ws = await agent_socket(agent)
+    for _ in range(consumer_base.RATE_BURST + 30):
+        await agent_ws.send_json_to({"type": "ping"})
+    frames = []
+    while not await agent_ws.receive_nothing(timeout=QUIET):
+        frames.append(await receive(agent_ws))
+    pongs = [f for f in frames if f["type"] == "pong"]
+    errors = [f for f in frames if f["type"] == "error"]
+    assert consumer_base.RATE_BURST <= len(pongs) < consumer_base.RATE_BURST + 30
+    assert [e["code"] for e in errors] == ["rate_limited"]  # one error per second at most
+    await asyncio.sleep(0.3)  # the bucket refills
+    await ping_ok(agent_ws)
+    await close_all(agent_ws)
+
+
+async def test_handler_crash_answers_internal_and_keeps_socket(agent, conversation, monkeypatch, caplog):
+    def boom(**kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(services, "message_send", boom)
+    agent_ws = await agent_socket(agent)
+    await agent_ws.send_json_to({"type": "send", "conversation_id": conversation.pk, "client_msg_id": "c", "text": "x"})
+    error = await receive_type(agent_ws, "error")
+    assert (error["code"], error["ref"]) == ("internal", "c")
+    assert "bug" not in error["message"]
+    assert "websocket handler send failed" in caplog.text
+    await ping_ok(agent_ws)
+    await close_all(agent_ws)
+
+
+# --- Presence -----------------------------------------------------------------------------------
+
+
+async def test_presence_counts_tabs_and_broadcasts_changes(agent, supervisor, shop, outsider):
+    watcher = await agent_socket(supervisor)
+    outsider_ws = await agent_socket(outsider)
+    tab1 = await agent_socket(agent)
+    assert await receive(watcher) == {"type": "presence", "user_id": agent.pk, "online": True}
+    await assert_quiet(tab1)  # a socket is not told about its own user
+    online = await database_sync_to_async(lambda: list(presence.agents_online(shop_id=shop.pk)))()
+    assert online == sorted([agent, supervisor], key=lambda u: u.pk)
+
+    tab2 = await agent_socket(agent)
+    assert sorted(tab2.hello["shops"][0]["online_user_ids"]) == sorted([agent.pk, supervisor.pk])
+    await tab1.disconnect()
+    await assert_quiet(watcher, tab2)  # still online through the second tab
+
+    await tab2.disconnect()
+    assert await receive(watcher) == {"type": "presence", "user_id": agent.pk, "online": False}
+    online = await database_sync_to_async(lambda: list(presence.agents_online(shop_id=shop.pk)))()
+    assert online == [supervisor]
+    await assert_quiet(outsider_ws)  # other shops hear nothing
+    await close_all(watcher, outsider_ws)
+
+
+def test_stale_presence_is_offline_and_reset_on_connect(agent, shop):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inbox.models import AgentPresence
+
+    assert presence.presence_connect(user_id=agent.pk) is True
+    assert presence.presence_connect(user_id=agent.pk) is False
+    # The process holding both sockets died: no disconnects, no heartbeats.
+    AgentPresence.objects.filter(user=agent).update(last_seen_at=timezone.now() - presence.PRESENCE_TTL - timedelta(seconds=1))
+    assert list(presence.agents_online(shop_id=shop.pk)) == []
+    assert presence.presence_connect(user_id=agent.pk) is True
+    assert AgentPresence.objects.get(user=agent).connections == 1
+    assert presence.presence_disconnect(user_id=agent.pk) is True
+    assert presence.presence_disconnect(user_id=agent.pk) is False
+
+
+async def test_membership_of_two_shops_joins_both(agent, shop, other_shop, conversation):
+    await database_sync_to_async(MembershipFactory)(user=agent, shop=other_shop)
+    agent_ws = await agent_socket(agent)
+    assert [s["id"] for s in agent_ws.hello["shops"]] == sorted([shop.pk, other_shop.pk])
+    await database_sync_to_async(services.message_send)(conversation=conversation, sender_kind="buyer", text="hi")
+    assert (await receive_type(agent_ws, "event"))["event"]["conversation"]["shop_id"] == shop.pk
+    await close_all(agent_ws)
