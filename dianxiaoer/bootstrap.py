@@ -109,14 +109,11 @@ class Stop(Exception):
 
 
 def stop_children(children: list[tuple[str, subprocess.Popen]]) -> None:
-    """SIGTERM each child's process group, wait, then SIGKILL what is left."""
+    """SIGTERM each child (celery stops its own pool), wait, then SIGKILL its process group."""
     for name, proc in children:
         if proc.poll() is None:
             say(f"stopping {name} (pid {proc.pid})")
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            proc.terminate()
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     for name, proc in children:
         try:
