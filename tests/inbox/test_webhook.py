@@ -479,3 +479,52 @@ def test_unknown_extra_fields_are_ignored(client, platform_channel):
     payload["platform"] = "taobao"
     payload["message"]["mime"] = "text/plain"
     assert post(client, platform_channel, payload).status_code == 201
+
+
+# --- A real race (PostgreSQL: SQLite serializes writers, so it cannot race) -------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_deliveries_of_one_event_create_one_message(shop, monkeypatch):
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    channel = ChannelFactory(shop=shop, kind=Channel.Kind.PLATFORM_API, webhook_secret=SECRET)
+    real_receive = inbound_services.buyer_message_receive
+
+    def slow_receive(**kwargs):
+        # Hold the winner's transaction open so the other delivery's insert has to wait on it.
+        time.sleep(0.3)
+        return real_receive(**kwargs)
+
+    monkeypatch.setattr(inbound_services, "buyer_message_receive", slow_receive)
+    event = inbound_services.InboundMessage(
+        event_id="evt-race", buyer=inbound_services.InboundBuyer(id="tb-race"), text="在吗"
+    )
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def deliver():
+        try:
+            barrier.wait(timeout=5)
+            results.append(inbound_services.inbound_event_take(channel=channel, event=event))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert sorted(result.duplicate for result in results) == [False, True]
+    assert Message.objects.count() == 1
+    assert InboundEvent.objects.count() == 1
+    assert Customer.objects.count() == 1
+    assert Conversation.objects.count() == 1
