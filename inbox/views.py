@@ -1,17 +1,299 @@
-"""Server-rendered pages and access-checked file downloads of the inbox."""
+"""Server-rendered pages and access-checked file downloads of the inbox.
+
+Pages only render and identify: every write goes through ``inbox.services`` (the buyer's
+image upload here, everything else over the websocket and the REST API).
+"""
+import json
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, JsonResponse
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import get_object_or_404, render
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
 
+from accounts.models import Membership, Shop
 from accounts.selectors import shop_ids_for
+from customers.models import Customer
+from customers.services import customer_get_or_create
 
-from .models import Attachment
+from . import buyer_identity, services
+from .models import Attachment, Channel, Conversation
+from .serializers import MessageSerializer
+
+# The buyer's session token travels in this header (or the ``token`` form field) on uploads,
+# and as ``?t=`` on image URLs (an <img> cannot send headers).
+SESSION_TOKEN_HEADER = "HTTP_X_DXE_SESSION"
+# Uploads per buyer per minute; a buyer sending faster than this is not a person typing.
+BUYER_UPLOADS_PER_MINUTE = 20
+
+
+def _web_channel(shop: Shop) -> Channel:
+    """The shop's active web-chat channel; the buyer page does not exist without one."""
+    channel = Channel.objects.filter(shop=shop, kind=Channel.Kind.WEB, is_active=True).order_by("id").first()
+    if channel is None:
+        raise Http404(_("This shop has no web chat."))
+    return channel
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    """The API's error shape, so one client helper reads both."""
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+# --- Agent workspace -------------------------------------------------------------------
+
+
+def _workspace_strings() -> dict[str, str]:
+    """Strings the workspace script shows, translated on the server (no JS catalog needed)."""
+    return {
+        "connected": _("Connected"),
+        "connecting": _("Connecting…"),
+        "offline": _("Offline, reconnecting…"),
+        "noConversations": _("No conversations here."),
+        "loading": _("Loading…"),
+        "loadFailed": _("Could not load. Retrying soon."),
+        "waiting": _("Waiting"),
+        "typing": _("typing…"),
+        "buyerTyping": _("%(name)s is typing…"),
+        "note": _("Private note"),
+        "bot": _("Bot"),
+        "pending": _("Sending…"),
+        "failed": _("Not sent"),
+        "retry": _("Retry"),
+        "read": _("Read"),
+        "unread": _("Unread"),
+        "deliveryPending": _("Delivering to platform…"),
+        "deliverySent": _("Delivered to platform"),
+        "deliveryFailed": _("Platform delivery failed"),
+        "image": _("[Image]"),
+        "unassigned": _("Unassigned"),
+        "assignTo": _("Assign to…"),
+        "assignedTo": _("%(actor)s assigned this conversation to %(name)s"),
+        "unassignedBy": _("%(actor)s unassigned this conversation"),
+        "statusChanged": _("%(actor)s changed the status to %(status)s"),
+        "created": _("Conversation started"),
+        "assignedToLine": _("Assigned to %(name)s"),
+        "unassignedLine": _("Unassigned"),
+        "statusChangedLine": _("Status changed to %(status)s"),
+        "me": _("me"),
+        "status_open": _("Open"),
+        "status_pending": _("Pending"),
+        "status_snoozed": _("Snoozed"),
+        "status_resolved": _("Resolved"),
+        "channel_web": _("Web chat"),
+        "channel_platform_api": _("Platform"),
+        "vip": _("VIP %(level)s"),
+        "noOrders": _("No orders."),
+        "ordersUnavailable": _("Orders are not available."),
+        "saved": _("Saved"),
+        "saveFailed": _("Could not save: %(message)s"),
+        "sendFailed": _("Could not send: %(message)s"),
+        "uploadFailed": _("Could not upload: %(message)s"),
+        "error": _("Something went wrong."),
+        "justNow": _("just now"),
+        "noNotes": _("Click to add notes"),
+        "tagPlaceholder": _("Add tag"),
+        "replyPlaceholder": _("Reply… (Enter to send, Shift+Enter for a new line)"),
+        "notePlaceholder": _("Private note, only agents see it…"),
+        "noteImagesUnsupported": _("Notes cannot carry images."),
+        "newMessages": _("New messages"),
+        "openImage": _("Open image"),
+        "resolved": _("Resolved"),
+        "sendShort": _("Send"),
+        "addNote": _("Add note"),
+        "loadOlder": _("Load earlier messages"),
+    }
 
 
 @login_required
+@ensure_csrf_cookie
+@never_cache
+def workspace(request):
+    """The agent workbench; the data comes from the REST API and ``/ws/agent/``."""
+    memberships = list(Membership.objects.filter(user=request.user).select_related("shop").order_by("shop__name"))
+    if not memberships:
+        return render(request, "inbox/no_membership.html", status=403)
+    config = {
+        "user": {"id": request.user.pk, "nickname": request.user.nickname},
+        "shops": [{"id": m.shop_id, "name": m.shop.name, "slug": m.shop.slug, "role": m.role} for m in memberships],
+        "api": "/api/v1/",
+        "ws": "/ws/agent/",
+        "strings": _workspace_strings(),
+    }
+    return render(request, "inbox/workspace.html", {"config": config, "memberships": memberships})
+
+
+# --- Buyer chat page -------------------------------------------------------------------
+
+
+def _chat_strings() -> dict[str, str]:
+    return {
+        "connected": _("Connected"),
+        "connecting": _("Connecting…"),
+        "offline": _("Offline, reconnecting…"),
+        "agentTyping": _("%(name)s is typing…"),
+        "agent": _("Customer service"),
+        "pending": _("Sending…"),
+        "failed": _("Not sent, tap to retry"),
+        "read": _("Read"),
+        "unread": _("Unread"),
+        "uploadFailed": _("Could not send the image: %(message)s"),
+        "sendFailed": _("Could not send: %(message)s"),
+        "error": _("Something went wrong."),
+        "resolved": _("This conversation was closed. Write again any time."),
+        "image": _("[Image]"),
+    }
+
+
+def _buyer_customer(request, shop: Shop, channel: Channel) -> tuple[Customer, str | None]:
+    """The buyer this request is, and a new visitor id to set as a cookie (or None)."""
+    token = request.GET.get("token")
+    if token:
+        vouched = buyer_identity.shop_token_read(channel=channel, token=token)
+        if vouched is not None:
+            buyer_id, nickname = vouched
+            return customer_get_or_create(shop=shop, platform_buyer_id=buyer_id, nickname=nickname), None
+    visitor_id = request.COOKIES.get(buyer_identity.VISITOR_COOKIE)
+    new_cookie = None
+    if not buyer_identity.valid_visitor_id(visitor_id):
+        visitor_id = new_cookie = buyer_identity.new_visitor_id()
+    customer = customer_get_or_create(shop=shop, platform_buyer_id=buyer_identity.visitor_buyer_id(visitor_id))
+    return customer, new_cookie
+
+
+@require_GET
+@never_cache
+@xframe_options_exempt  # the page is meant to be embedded by the shop's site (widget.js)
+def chat_page(request, shop_slug: str):
+    """The buyer's chat: identifies the buyer and hands the page a session token."""
+    shop = get_object_or_404(Shop, slug=shop_slug)
+    channel = _web_channel(shop)
+    customer, new_visitor = _buyer_customer(request, shop, channel)
+    config = {
+        "shop": {"name": shop.name, "slug": shop.slug},
+        "token": buyer_identity.session_token_issue(customer),
+        "ws": f"/ws/chat/{shop.slug}/",
+        "upload": reverse("inbox:chat_upload", args=[shop.slug]),
+        "maxImageBytes": settings.ATTACHMENT_MAX_BYTES,
+        "strings": _chat_strings(),
+    }
+    response = render(
+        request,
+        "chat/buyer.html",
+        {"shop": shop, "config": config, "embedded": request.GET.get("embed") == "1"},
+    )
+    if new_visitor:
+        response.set_cookie(
+            buyer_identity.VISITOR_COOKIE,
+            new_visitor,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    return response
+
+
+# Authentication here is the signed buyer session token (header or field), not a cookie: a
+# cross-site form cannot produce a valid token for a victim, so CSRF protection would add
+# nothing, and the page may run inside a third-party iframe where CSRF cookies are not sent.
+@csrf_exempt
+@require_POST
+def chat_upload(request, shop_slug: str):
+    """A buyer's image message: ``image`` (one or more), ``client_msg_id``, optional ``text``."""
+    shop = get_object_or_404(Shop, slug=shop_slug)
+    channel = _web_channel(shop)
+    token = request.META.get(SESSION_TOKEN_HEADER) or request.POST.get("token")
+    customer = buyer_identity.session_token_customer(token, shop_id=shop.pk)
+    if customer is None:
+        return _error(403, "forbidden", _("Your chat session has expired; reload the page."))
+    images = request.FILES.getlist("image")
+    if not images:
+        return _error(400, "invalid", _("Choose an image to send."))
+    rate_key = f"dxe:buyer-upload:{customer.pk}"
+    cache.add(rate_key, 0, timeout=60)
+    try:
+        count = cache.incr(rate_key)
+    except ValueError:  # expired between add and incr
+        count = 1
+    if count > BUYER_UPLOADS_PER_MINUTE:
+        return _error(429, "throttled", _("Too many images; wait a minute."))
+    client_msg_id = request.POST.get("client_msg_id") or None
+    try:
+        message, created = services.buyer_message_receive(
+            channel=channel,
+            platform_buyer_id=customer.platform_buyer_id,
+            text=request.POST.get("text", ""),
+            client_msg_id=client_msg_id,
+            images=images,
+        )
+    except ValidationError as exc:
+        return _error(400, "invalid", " ".join(exc.messages))
+    return JsonResponse(MessageSerializer(message).data, status=201 if created else 200)
+
+
+@require_GET
+def chat_widget(request, shop_slug: str):
+    """The script a shop puts on its own site: a floating button that opens the chat."""
+    shop = get_object_or_404(Shop, slug=shop_slug)
+    _web_channel(shop)
+    # Inserted into the script as JSON literals: safe in JS whatever the shop's name holds.
+    values = {
+        "chat_url": request.build_absolute_uri(reverse("inbox:chat", args=[shop.slug])),
+        "label": _("Chat with us"),
+        "close_label": _("Close chat"),
+        "title": _("%(shop)s customer service") % {"shop": shop.name},
+        "icon_url": request.build_absolute_uri(static("img/chat.svg")),
+    }
+    context = {key: json.dumps(value) for key, value in values.items()}
+    response = render(request, "chat/widget.js", context, content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+# --- Files -------------------------------------------------------------------------------
+
+
+def _file_response(found: Attachment) -> FileResponse:
+    response = FileResponse(found.file.open("rb"), content_type=found.content_type)
+    response["Cache-Control"] = "private, max-age=86400"
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+@require_GET
 def attachment(request, attachment_id: int):
-    """An uploaded image, for members of the shop it belongs to."""
-    found = Attachment.objects.filter(pk=attachment_id, shop_id__in=shop_ids_for(request.user)).first()
-    if found is None:
+    """An uploaded image: for members of its shop, or for the buyer of its conversation.
+
+    A buyer proves who they are with their session token as ``?t=``; they get the images of
+    their own conversations only, never those of private notes.
+    """
+    token = request.GET.get("t")
+    if request.user.is_authenticated:
+        found = Attachment.objects.filter(pk=attachment_id, shop_id__in=shop_ids_for(request.user)).first()
+        if found is not None:
+            return _file_response(found)
+    if token:
+        found = (
+            Attachment.objects.filter(pk=attachment_id, message__is_private=False)
+            .select_related("message__conversation")
+            .first()
+        )
+        if found is not None:
+            customer = buyer_identity.session_token_customer(token, shop_id=found.shop_id)
+            conversation: Conversation = found.message.conversation
+            if customer is not None and conversation.customer_id == customer.pk:
+                return _file_response(found)
         raise Http404(_("Not found."))
-    return FileResponse(found.file.open("rb"), content_type=found.content_type)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    raise Http404(_("Not found."))

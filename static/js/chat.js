@@ -1,0 +1,395 @@
+/* The buyer's chat page: history by resync from seq 0, live replies, typing, read receipts,
+ * images (pick or paste), and a socket that reconnects and retries unacknowledged sends with
+ * their original client_msg_id (the server returns the stored message for a retry). */
+(function () {
+  "use strict";
+  const { h, fmt, uuid, timeLabel } = window.DXE;
+  const cfg = window.DXE.config();
+  const S = cfg.strings;
+  const token = cfg.token;
+
+  const els = {
+    body: document.getElementById("chat-body"),
+    messages: document.getElementById("messages"),
+    typing: document.getElementById("typing"),
+    form: document.getElementById("composer"),
+    input: document.getElementById("input"),
+    image: document.getElementById("image-input"),
+    connDot: document.getElementById("conn-dot"),
+    connText: document.getElementById("conn-text"),
+    lightbox: document.getElementById("lightbox"),
+    lightboxImg: document.getElementById("lightbox-img"),
+  };
+
+  const state = {
+    messages: new Map(), // seq -> message
+    lines: new Map(), // seq -> system line text
+    pending: new Map(), // client_msg_id -> local message
+    outbox: new Map(), // client_msg_id -> {frame} | {file}
+    held: 0, // highest seq applied
+    agentReadSeq: 0, // the shop has read the buyer's messages up to here
+    readSent: 0,
+    conversationId: null,
+    typingUntil: 0,
+    typingName: "",
+  };
+
+  const withToken = (url) => `${url}${url.includes("?") ? "&" : "?"}t=${encodeURIComponent(token)}`;
+
+  function nearBottom() {
+    const b = els.body;
+    return b.scrollHeight - b.scrollTop - b.clientHeight < 80;
+  }
+
+  function statusEl(m) {
+    if (m._failed)
+      return h("button", { type: "button", class: "msg-state is-failed", onclick: () => retry(m), title: m._error || "" }, S.failed);
+    if (m._pending) return h("span", { class: "msg-state is-pending", dataset: { testid: "pending" } }, S.pending);
+    const read = m.seq <= state.agentReadSeq;
+    return h("span", { class: `msg-state ${read ? "is-read" : "is-unread"}`, dataset: { testid: "read-state" } }, read ? S.read : S.unread);
+  }
+
+  function messageEl(m) {
+    if (m.sender_kind === "system") return h("div", { class: "line" }, h("span", null, m.text));
+    const mine = m.sender_kind === "buyer";
+    const images = (m.attachments || []).map((a) => {
+      const src = a.local ? a.url : withToken(a.url);
+      const ratio = a.width && a.height ? `aspect-ratio: ${a.width} / ${a.height}` : null;
+      return h(
+        "button",
+        { type: "button", class: "msg-image", onclick: () => openLightbox(src) },
+        h("img", { src, alt: S.image, style: ratio, dataset: { testid: "message-image" } })
+      );
+    });
+    const who = mine ? null : m.sender_kind === "bot" ? S.agent : (m.author && m.author.nickname) || S.agent;
+    return h(
+      "div",
+      {
+        class: `msg ${mine ? "is-out" : "is-in"}${m._pending ? " is-pending" : ""}${m._failed ? " is-failed" : ""}`,
+        dataset: { seq: m.seq || "", testid: "message", sender: m.sender_kind },
+      },
+      who ? h("div", { class: "msg-who" }, who) : null,
+      h(
+        "div",
+        { class: "msg-bubble" },
+        m.text ? h("div", { class: "msg-text", dataset: { testid: "message-text" } }, m.text) : null,
+        images.length ? h("div", { class: "msg-images" }, images) : null
+      ),
+      h("div", { class: "msg-foot" }, h("time", { datetime: m.created_at }, timeLabel(m.created_at)), mine ? statusEl(m) : null)
+    );
+  }
+
+  function render() {
+    const stick = nearBottom();
+    const items = [];
+    for (const m of state.messages.values()) items.push([m.seq, () => messageEl(m)]);
+    for (const [seq, text] of state.lines) items.push([seq, () => h("div", { class: "line" }, h("span", null, text))]);
+    items.sort((a, b) => a[0] - b[0]);
+    const nodes = items.map(([, make]) => make());
+    for (const m of state.pending.values()) nodes.push(messageEl(m));
+    els.messages.replaceChildren(...nodes);
+    if (stick) els.body.scrollTop = els.body.scrollHeight;
+  }
+
+  function scrollToEnd() {
+    els.body.scrollTop = els.body.scrollHeight;
+  }
+
+  function addMessage(m) {
+    state.messages.set(m.seq, m);
+    if (m.client_msg_id) {
+      const local = state.pending.get(m.client_msg_id);
+      if (local && local.previewUrl) URL.revokeObjectURL(local.previewUrl);
+      state.pending.delete(m.client_msg_id);
+      state.outbox.delete(m.client_msg_id);
+    }
+    if (m.seq > state.held) state.held = m.seq;
+  }
+
+  function markRead() {
+    if (document.visibilityState !== "visible") return;
+    let maxShop = 0;
+    for (const m of state.messages.values()) if (m.sender_kind !== "buyer" && m.seq > maxShop) maxShop = m.seq;
+    if (maxShop > state.readSent && socket.send({ type: "read", seq: maxShop })) state.readSent = maxShop;
+  }
+
+  function updateTitle() {
+    let unread = 0;
+    for (const m of state.messages.values()) if (m.sender_kind !== "buyer" && m.seq > state.readSent) unread += 1;
+    const base = document.title.replace(/^\(\d+\) /, "");
+    document.title = unread && document.visibilityState !== "visible" ? `(${unread}) ${base}` : base;
+  }
+
+  function onEvent(ev) {
+    if (ev.seq > state.held) state.held = ev.seq;
+    if (ev.kind === "message.created" && ev.message) {
+      const fresh = !state.messages.has(ev.message.seq);
+      addMessage(ev.message);
+      if (fresh && ev.message.sender_kind !== "buyer") {
+        state.typingUntil = 0;
+        renderTyping();
+      }
+      render();
+      markRead();
+      updateTitle();
+    } else if (ev.kind === "conversation.read") {
+      const data = ev.data || {};
+      if (data.side === "agent" && data.up_to_seq > state.agentReadSeq) {
+        state.agentReadSeq = data.up_to_seq;
+        render();
+      } else if (data.side === "buyer" && data.up_to_seq > state.readSent) {
+        state.readSent = data.up_to_seq;
+      }
+    } else if (ev.kind === "conversation.status") {
+      const data = ev.data || {};
+      if (data.to === "resolved") {
+        state.lines.set(ev.seq, S.resolved);
+        render();
+      }
+    }
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "hello":
+        if (frame.conversation_id) state.conversationId = frame.conversation_id;
+        socket.send({ type: "resync", last_seq: state.held });
+        for (const [cmid, entry] of state.outbox) {
+          if (entry.frame) socket.send(entry.frame);
+          else if (entry.file) upload(cmid);
+        }
+        break;
+      case "event":
+        if (frame.event) onEvent(frame.event);
+        break;
+      case "ack":
+        if (frame.message) {
+          addMessage(frame.message);
+          if (frame.message.conversation_id) state.conversationId = frame.message.conversation_id;
+          render();
+        }
+        state.outbox.delete(frame.client_msg_id);
+        break;
+      case "resync.done":
+        if (frame.last_seq > state.held) state.held = frame.last_seq;
+        markRead();
+        break;
+      case "typing":
+        if (frame.side === "agent") {
+          state.typingUntil = frame.is_typing ? Date.now() + 6000 : 0;
+          state.typingName = frame.name || "";
+          renderTyping();
+        }
+        break;
+      case "error": {
+        const local = frame.ref && state.pending.get(frame.ref);
+        if (local) fail(local, frame.message);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  function renderTyping() {
+    const on = state.typingUntil > Date.now();
+    const stick = nearBottom();
+    els.typing.textContent = on ? fmt(S.agentTyping, { name: state.typingName || S.agent }) : "";
+    els.typing.classList.toggle("is-on", on);
+    if (on && stick) scrollToEnd();
+  }
+  window.setInterval(() => {
+    if (state.typingUntil && state.typingUntil < Date.now()) {
+      state.typingUntil = 0;
+      renderTyping();
+    }
+  }, 1000);
+
+  function onState(s) {
+    els.connDot.dataset.state = s === "open" ? "open" : s === "connecting" ? "connecting" : "offline";
+    els.connText.textContent = s === "open" ? S.connected : s === "connecting" ? S.connecting : S.offline;
+  }
+
+  const socket = new window.DXE.ReconnectingSocket(window.DXE.wsUrl(withToken(cfg.ws)), {
+    onFrame,
+    onState,
+    onClose(code) {
+      // 4401/4403: the session token expired or was refused; a reload issues a new one.
+      if (code === 4401 || code === 4403) {
+        window.setTimeout(() => window.location.reload(), 2000);
+        return "stop";
+      }
+      return null;
+    },
+  });
+  window.dxeSocket = socket; // console and browser-test hook: dxeSocket.drop(ms)
+
+  // --- Sending --------------------------------------------------------------------------
+
+  function localMessage(cmid, fields) {
+    return Object.assign(
+      { client_msg_id: cmid, sender_kind: "buyer", text: "", attachments: [], created_at: new Date().toISOString(), _pending: true },
+      fields
+    );
+  }
+
+  function sendText() {
+    const text = els.input.value.trim();
+    if (!text) return;
+    const cmid = uuid();
+    const frame = { type: "send", client_msg_id: cmid, text };
+    state.pending.set(cmid, localMessage(cmid, { text }));
+    state.outbox.set(cmid, { frame });
+    socket.send(frame);
+    stopTyping();
+    els.input.value = "";
+    autosize();
+    render();
+    scrollToEnd();
+  }
+
+  function sendImage(file) {
+    if (!file) return;
+    if (file.size > cfg.maxImageBytes) {
+      window.alert(fmt(S.uploadFailed, { message: `${Math.round(file.size / 1024)} KB` }));
+      return;
+    }
+    const cmid = uuid();
+    const previewUrl = URL.createObjectURL(file);
+    state.pending.set(cmid, localMessage(cmid, { attachments: [{ url: previewUrl, local: true }], previewUrl, _file: file }));
+    state.outbox.set(cmid, { file });
+    render();
+    scrollToEnd();
+    upload(cmid);
+  }
+
+  async function upload(cmid) {
+    const entry = state.outbox.get(cmid);
+    if (!entry || !entry.file || entry.uploading) return;
+    entry.uploading = true;
+    const form = new FormData();
+    form.append("image", entry.file, entry.file.name || "image.png");
+    form.append("client_msg_id", cmid);
+    try {
+      const res = await fetch(cfg.upload, { method: "POST", body: form, headers: { "X-Dxe-Session": token }, credentials: "same-origin" });
+      const body = await res.json().catch(() => null);
+      if (res.ok && body) {
+        addMessage(body);
+        render();
+      } else if (res.status >= 400 && res.status < 500) {
+        const local = state.pending.get(cmid);
+        state.outbox.delete(cmid);
+        if (local) fail(local, (body && body.error && body.error.message) || S.error);
+        if (res.status === 403) window.setTimeout(() => window.location.reload(), 2000);
+      }
+      /* a 5xx stays in the outbox and is retried on the next (re)connect */
+    } catch (err) {
+      /* offline: retried on reconnect */
+    } finally {
+      entry.uploading = false;
+    }
+  }
+
+  function fail(local, message) {
+    local._pending = false;
+    local._failed = true;
+    local._error = message;
+    state.outbox.delete(local.client_msg_id);
+    render();
+  }
+
+  function retry(local) {
+    local._failed = false;
+    local._pending = true;
+    const cmid = local.client_msg_id;
+    if (local.previewUrl) {
+      // Re-upload is only possible while we still hold the file.
+      const file = local._file;
+      if (!file) {
+        state.pending.delete(cmid);
+        render();
+        return;
+      }
+      state.outbox.set(cmid, { file });
+      upload(cmid);
+    } else {
+      const frame = { type: "send", client_msg_id: cmid, text: local.text };
+      state.outbox.set(cmid, { frame });
+      socket.send(frame);
+    }
+    render();
+  }
+
+  // --- Typing ---------------------------------------------------------------------------
+
+  let typingSentAt = 0;
+  let typingTimer = null;
+  let typingOn = false;
+  function noteTyping() {
+    if (!els.input.value.trim()) return stopTyping();
+    if (!typingOn || Date.now() - typingSentAt > 3000) {
+      if (socket.send({ type: "typing", is_typing: true })) {
+        typingOn = true;
+        typingSentAt = Date.now();
+      }
+    }
+    window.clearTimeout(typingTimer);
+    typingTimer = window.setTimeout(stopTyping, 4000);
+  }
+  function stopTyping() {
+    window.clearTimeout(typingTimer);
+    if (typingOn) socket.send({ type: "typing", is_typing: false });
+    typingOn = false;
+  }
+
+  // --- Wiring ---------------------------------------------------------------------------
+
+  function autosize() {
+    els.input.style.height = "auto";
+    els.input.style.height = `${Math.min(els.input.scrollHeight, 120)}px`;
+  }
+
+  function openLightbox(src) {
+    els.lightboxImg.src = src;
+    els.lightbox.hidden = false;
+  }
+  els.lightbox.addEventListener("click", () => (els.lightbox.hidden = true));
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") els.lightbox.hidden = true;
+  });
+
+  els.form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    sendText();
+    els.input.focus();
+  });
+  els.input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault();
+      sendText();
+    }
+  });
+  els.input.addEventListener("input", () => {
+    autosize();
+    noteTyping();
+  });
+  els.input.addEventListener("paste", (e) => {
+    const files = Array.from((e.clipboardData && e.clipboardData.files) || []).filter((f) => f.type.startsWith("image/"));
+    if (files.length) {
+      e.preventDefault();
+      files.forEach(sendImage);
+    }
+  });
+  els.image.addEventListener("change", () => {
+    const files = Array.from(els.image.files || []);
+    els.image.value = "";
+    files.forEach(sendImage);
+  });
+  document.addEventListener("visibilitychange", () => {
+    markRead();
+    updateTitle();
+  });
+  window.addEventListener("focus", markRead);
+
+  socket.start();
+})();

@@ -1,0 +1,1279 @@
+/* The agent workspace: conversation list, thread, buyer panel; live over /ws/agent/.
+ *
+ * State rules (see docs/ARCHITECTURE.md, "Conversation history and seq"):
+ * - Every conversation's history is one gapless seq sequence. For each conversation we keep
+ *   `held`, the highest seq up to which we have applied every event. Events at or below it
+ *   are duplicates and ignored (except message.delivery, which re-uses its message's seq).
+ *   An event beyond held+1 is applied (messages are keyed by seq, so nothing doubles) and
+ *   the hole is filled by a resync if it does not close by itself within a moment.
+ * - On every (re)connect we send resync with `held` of every conversation we know, then
+ *   resend unacknowledged frames with their original client_msg_id (the server answers a
+ *   retry with the stored message), and refetch the first list page for conversations that
+ *   started while we were away.
+ */
+(function () {
+  "use strict";
+  const { h, fmt, uuid, timeLabel, duration } = window.DXE;
+  const cfg = window.DXE.config();
+  const S = cfg.strings;
+  const me = cfg.user;
+  const API = cfg.api;
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+
+  const $ = (id) => document.getElementById(id);
+  const els = {
+    list: $("conv-list"),
+    search: $("search"),
+    status: $("status-filter"),
+    tabs: document.querySelectorAll(".list-tabs .tab"),
+    thread: $("thread"),
+    threadEmpty: $("thread-empty"),
+    threadName: $("thread-name"),
+    threadMeta: $("thread-meta"),
+    threadAvatar: $("thread-avatar"),
+    threadStatus: $("thread-status"),
+    assign: $("assign-select"),
+    assignMe: $("assign-me"),
+    resolve: $("resolve-btn"),
+    reopen: $("reopen-btn"),
+    messages: $("messages"),
+    typing: $("typing-line"),
+    composer: $("composer"),
+    input: $("composer-input"),
+    imageInput: $("image-input"),
+    imagePick: $("image-pick-label"),
+    conn: $("conn"),
+    side: $("side-body"),
+    sideEmpty: $("side-empty"),
+    custName: $("cust-name"),
+    custAvatar: $("cust-avatar"),
+    custBuyerId: $("cust-buyer-id"),
+    custPhone: $("cust-phone"),
+    custRealName: $("cust-realname"),
+    custVip: $("cust-vip"),
+    custTags: $("cust-tags"),
+    tagForm: $("tag-form"),
+    tagInput: $("tag-input"),
+    notes: $("cust-notes"),
+    notesState: $("notes-state"),
+    orders: $("cust-orders"),
+    lightbox: $("lightbox"),
+    lightboxImg: $("lightbox-img"),
+    help: $("help"),
+    helpBtn: $("help-btn"),
+    toasts: $("toasts"),
+  };
+
+  const store = {
+    get(key, fallback) {
+      try {
+        const v = localStorage.getItem(key);
+        return v === null ? fallback : v;
+      } catch (err) {
+        return fallback;
+      }
+    },
+    set(key, value) {
+      try {
+        if (value === null || value === "") localStorage.removeItem(key);
+        else localStorage.setItem(key, value);
+      } catch (err) {
+        /* private mode or full: memory still has it */
+      }
+    },
+  };
+
+  const state = {
+    view: store.get("dxe.view", "all"),
+    status: store.get("dxe.status", "open"),
+    q: "",
+    convs: new Map(), // id -> conversation (the newest payload seen)
+    listed: new Set(), // ids shown in the list under the current filter
+    next: null,
+    listLoading: false,
+    listGen: 0,
+    activeId: null,
+    threads: new Map(), // id -> thread state
+    seqs: new Map(), // id -> {held, seen: Set}
+    outbox: new Map(), // client_msg_id -> {convId, frame} | {convId, files, text}
+    typing: new Map(), // conversation id -> {name, until}
+    members: new Map(), // shop id -> Promise<[member]>
+    drafts: new Map(),
+    modes: new Map(),
+    customer: null,
+    hellos: 0,
+  };
+
+  // --- Small helpers --------------------------------------------------------------------
+
+  function toast(text, kind) {
+    const el = h("div", { class: `toast ${kind || ""}`, role: "status" }, text);
+    els.toasts.append(el);
+    window.setTimeout(() => el.classList.add("is-leaving"), 3600);
+    window.setTimeout(() => el.remove(), 4000);
+  }
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function api(path, options) {
+    const opts = Object.assign({ method: "GET", headers: {} }, options || {});
+    opts.headers = Object.assign({ Accept: "application/json" }, opts.headers);
+    opts.credentials = "same-origin";
+    if (opts.method !== "GET") opts.headers["X-CSRFToken"] = csrfToken;
+    if (opts.json !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(opts.json);
+      delete opts.json;
+    }
+    const url = /^https?:|^\//.test(path) ? path : API + path;
+    const res = await fetch(url, opts);
+    if (res.status === 401 || res.status === 403) {
+      if (res.status === 401 || res.redirected) window.location.reload();
+    }
+    let body = null;
+    const type = res.headers.get("Content-Type") || "";
+    if (type.includes("json")) body = await res.json();
+    if (!res.ok) {
+      const message = (body && body.error && body.error.message) || `${res.status} ${res.statusText}`;
+      throw new ApiError(res.status, message);
+    }
+    return body;
+  }
+
+  const initial = (text) => (text || "?").trim().slice(0, 1).toUpperCase();
+  const buyerName = (conv) => (conv.customer && (conv.customer.nickname || conv.customer.platform_buyer_id)) || `#${conv.id}`;
+  const statusLabel = (status) => S[`status_${status}`] || status;
+  const channelLabel = (channel) => (channel ? S[`channel_${channel.kind}`] || channel.name : "");
+
+  /** A stable hue per buyer so avatars are tellable apart at a glance. */
+  function avatarHue(seed) {
+    let x = 0;
+    for (const ch of String(seed)) x = (x * 31 + ch.charCodeAt(0)) >>> 0;
+    return x % 360;
+  }
+  function paintAvatar(el, name, seed) {
+    el.textContent = initial(name);
+    el.style.setProperty("--hue", avatarHue(seed));
+  }
+
+  // --- Seq bookkeeping ------------------------------------------------------------------
+
+  function seqState(id) {
+    let s = state.seqs.get(id);
+    if (!s) {
+      s = { held: 0, seen: new Set(), gapTimer: null };
+      state.seqs.set(id, s);
+    }
+    return s;
+  }
+
+  /** True when the event is new (and records it); false for a duplicate. */
+  function takeSeq(id, seq, known) {
+    const s = seqState(id);
+    if (!known && s.held === 0 && s.seen.size === 0) {
+      // A conversation we never loaded: start tracking from here.
+      s.held = seq;
+      return true;
+    }
+    if (seq <= s.held || s.seen.has(seq)) return false;
+    if (seq === s.held + 1) {
+      s.held = seq;
+      while (s.seen.has(s.held + 1)) {
+        s.seen.delete(s.held + 1);
+        s.held += 1;
+      }
+    } else {
+      s.seen.add(seq);
+      scheduleGapCheck(id);
+    }
+    return true;
+  }
+
+  function raiseHeld(id, seq) {
+    const s = seqState(id);
+    if (seq > s.held) s.held = seq;
+    for (const x of Array.from(s.seen)) if (x <= s.held) s.seen.delete(x);
+    while (s.seen.has(s.held + 1)) {
+      s.seen.delete(s.held + 1);
+      s.held += 1;
+    }
+  }
+
+  function scheduleGapCheck(id) {
+    const s = seqState(id);
+    if (s.gapTimer) return;
+    s.gapTimer = window.setTimeout(() => {
+      s.gapTimer = null;
+      if (s.seen.size) socket.send({ type: "resync", conversations: { [id]: s.held } });
+    }, 1500);
+  }
+
+  // --- Conversations and the list -------------------------------------------------------
+
+  function matchesFilter(conv) {
+    if (state.view === "mine" && !(conv.assignee && conv.assignee.id === me.id)) return false;
+    if (state.view === "unassigned" && conv.assignee) return false;
+    if (state.status && conv.status !== state.status) return false;
+    return true;
+  }
+
+  /** Store a conversation payload unless we already hold a newer one; returns the stored one. */
+  function upsertConv(conv, source) {
+    const current = state.convs.get(conv.id);
+    if (current && current.last_seq > conv.last_seq) return current;
+    state.convs.set(conv.id, conv);
+    if (source === "rest") {
+      const s = seqState(conv.id);
+      if (!state.threads.has(conv.id)) raiseHeld(conv.id, conv.last_seq);
+      else if (conv.last_seq > s.held) scheduleGapCheck(conv.id);
+    }
+    return conv;
+  }
+
+  function sortedListIds() {
+    return Array.from(state.listed)
+      .map((id) => state.convs.get(id))
+      .filter(Boolean)
+      .sort((a, b) => (a.last_message_at < b.last_message_at ? 1 : a.last_message_at > b.last_message_at ? -1 : b.id - a.id))
+      .map((c) => c.id);
+  }
+
+  function rowFor(conv) {
+    const typing = state.typing.get(conv.id);
+    const waiting = conv.waiting_since && conv.status !== "resolved";
+    const unread = conv.agent_unread_count || 0;
+    const avatar = h("span", { class: "avatar", "aria-hidden": "true" });
+    paintAvatar(avatar, buyerName(conv), conv.customer ? conv.customer.id : conv.id);
+    const meta = [];
+    if (waiting)
+      meta.push(h("span", { class: "wait", dataset: { since: conv.waiting_since }, title: S.waiting }, duration(Date.now() - Date.parse(conv.waiting_since))));
+    if (conv.customer && conv.customer.vip_level) meta.push(h("span", { class: "pill pill-vip" }, fmt(S.vip, { level: conv.customer.vip_level })));
+    meta.push(h("span", { class: "pill" }, channelLabel(conv.channel)));
+    if (conv.status !== "open") meta.push(h("span", { class: `pill pill-${conv.status}` }, statusLabel(conv.status)));
+    meta.push(h("span", { class: "conv-assignee" }, conv.assignee ? (conv.assignee.id === me.id ? S.me : conv.assignee.nickname) : S.unassigned));
+    return h(
+      "li",
+      {
+        class: `conv${conv.id === state.activeId ? " is-active" : ""}${unread ? " has-unread" : ""}`,
+        role: "option",
+        "aria-selected": conv.id === state.activeId ? "true" : "false",
+        tabindex: "-1",
+        dataset: { id: conv.id, testid: "conversation" },
+        onclick: () => selectConversation(conv.id),
+      },
+      avatar,
+      h(
+        "div",
+        { class: "conv-main" },
+        h("div", { class: "conv-top" }, h("span", { class: "conv-name" }, buyerName(conv)), h("span", { class: "conv-time" }, timeLabel(conv.last_message_at))),
+        h(
+          "div",
+          { class: "conv-mid" },
+          typing
+            ? h("span", { class: "conv-preview is-typing" }, S.typing)
+            : h("span", { class: "conv-preview" }, conv.last_message_preview || "\u00a0"),
+          unread ? h("span", { class: "badge", dataset: { testid: "unread" } }, unread > 99 ? "99+" : unread) : null
+        ),
+        h("div", { class: "conv-meta" }, meta)
+      )
+    );
+  }
+
+  const rowEls = new Map();
+  let sentinel = null;
+
+  function renderList() {
+    const ids = sortedListIds();
+    const wanted = new Set(ids);
+    for (const [id, el] of rowEls) {
+      if (!wanted.has(id)) {
+        el.remove();
+        rowEls.delete(id);
+      }
+    }
+    let prev = null;
+    for (const id of ids) {
+      const fresh = rowFor(state.convs.get(id));
+      const old = rowEls.get(id);
+      if (old) old.replaceWith(fresh);
+      rowEls.set(id, fresh);
+      const expectedNext = prev ? prev.nextSibling : els.list.firstChild;
+      if (expectedNext !== fresh) els.list.insertBefore(fresh, expectedNext);
+      prev = fresh;
+    }
+    if (!sentinel) sentinel = h("li", { class: "list-sentinel", "aria-hidden": "true" });
+    let status = sentinel;
+    status.textContent = state.listLoading ? S.loading : ids.length ? "" : S.noConversations;
+    els.list.append(status);
+    updateTitle();
+  }
+
+  function updateTitle() {
+    let unread = 0;
+    for (const conv of state.convs.values()) if (state.listed.has(conv.id)) unread += conv.agent_unread_count || 0;
+    document.title = (unread ? `(${unread}) ` : "") + document.title.replace(/^\(\d+\) /, "");
+  }
+
+  async function loadList(reset) {
+    if (state.listLoading && !reset) return;
+    if (!reset && !state.next) return;
+    const gen = reset ? ++state.listGen : state.listGen;
+    let url;
+    if (reset) {
+      const params = new URLSearchParams({ view: state.view, page_size: "30" });
+      if (state.status) params.set("status", state.status);
+      if (state.q) params.set("q", state.q);
+      url = `conversations/?${params}`;
+    } else {
+      url = state.next;
+    }
+    state.listLoading = true;
+    renderList();
+    try {
+      const page = await api(url);
+      if (gen !== state.listGen) return;
+      if (reset) state.listed.clear();
+      for (const row of page.results) state.listed.add(upsertConv(row, "rest").id);
+      state.next = page.next;
+    } catch (err) {
+      if (gen === state.listGen) toast(S.loadFailed, "error");
+    } finally {
+      if (gen === state.listGen) state.listLoading = false;
+      renderList();
+      maybeLoadMore();
+    }
+  }
+
+  /** Refetch the first page after a reconnect, keeping what is already listed. */
+  async function refreshFirstPage() {
+    const params = new URLSearchParams({ view: state.view, page_size: "30" });
+    if (state.status) params.set("status", state.status);
+    if (state.q) params.set("q", state.q);
+    const gen = state.listGen;
+    try {
+      const page = await api(`conversations/?${params}`);
+      if (gen !== state.listGen) return;
+      for (const row of page.results) {
+        const conv = upsertConv(row, "rest");
+        if (matchesFilter(conv)) state.listed.add(conv.id);
+      }
+      if (state.next === null && page.next && state.listed.size <= page.results.length) state.next = page.next;
+      renderList();
+    } catch (err) {
+      /* the next reconnect tries again */
+    }
+  }
+
+  function maybeLoadMore() {
+    if (!state.next || state.listLoading) return;
+    const list = els.list;
+    if (list.scrollTop + list.clientHeight >= list.scrollHeight - 160) loadList(false);
+  }
+
+  /** A conversation changed live: list it, move it, or drop it from the filtered list. */
+  function convChanged(conv) {
+    if (matchesFilter(conv) && !state.q) state.listed.add(conv.id);
+    else if (state.q && state.listed.has(conv.id)) {
+      /* a search result stays until the search changes */
+    } else if (conv.id !== state.activeId) state.listed.delete(conv.id);
+    renderList();
+    if (conv.id === state.activeId) renderThreadHeader();
+  }
+
+  function setFilter(changes) {
+    Object.assign(state, changes);
+    store.set("dxe.view", state.view);
+    store.set("dxe.status", state.status === "" ? "all" : state.status);
+    for (const tab of els.tabs) {
+      const on = tab.dataset.view === state.view;
+      tab.classList.toggle("is-active", on);
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+    }
+    state.next = null;
+    loadList(true);
+  }
+
+  // --- Thread ---------------------------------------------------------------------------
+
+  function thread(id) {
+    let t = state.threads.get(id);
+    if (!t) {
+      t = { id, messages: new Map(), pending: new Map(), events: new Map(), loaded: false, loading: null, hasOlder: false, readSent: 0 };
+      state.threads.set(id, t);
+    }
+    return t;
+  }
+
+  function addMessage(message) {
+    const t = state.threads.get(message.conversation_id);
+    if (!t) return;
+    t.messages.set(message.seq, message);
+    if (message.client_msg_id && t.pending.has(message.client_msg_id)) {
+      const local = t.pending.get(message.client_msg_id);
+      if (local.previewUrls) local.previewUrls.forEach((u) => URL.revokeObjectURL(u));
+      t.pending.delete(message.client_msg_id);
+    }
+    if (message.client_msg_id) state.outbox.delete(message.client_msg_id);
+  }
+
+  async function loadThread(id) {
+    const t = thread(id);
+    if (t.loaded || t.loading) return t.loading;
+    t.loading = (async () => {
+      try {
+        const page = await api(`conversations/${id}/messages/?limit=50`);
+        for (const m of page.results) if (!t.messages.has(m.seq)) t.messages.set(m.seq, m);
+        t.hasOlder = page.has_more;
+        const first = page.results.length ? page.results[0].seq : 0;
+        try {
+          const events = await api(`conversations/${id}/events/?after_seq=${Math.max(0, first - 1)}`);
+          for (const e of events.results) t.events.set(e.seq, e);
+        } catch (err) {
+          /* event lines are context only */
+        }
+        t.loaded = true;
+        if (page.last_seq > seqState(id).held) socket.send({ type: "resync", conversations: { [id]: seqState(id).held } });
+      } catch (err) {
+        toast(S.loadFailed, "error");
+      } finally {
+        t.loading = null;
+      }
+    })();
+    return t.loading;
+  }
+
+  async function loadOlder() {
+    const t = state.threads.get(state.activeId);
+    if (!t) return;
+    const seqs = Array.from(t.messages.keys());
+    const oldest = seqs.length ? Math.min(...seqs) : 0;
+    const after = Math.max(0, oldest - 150);
+    const before = els.messages.scrollHeight - els.messages.scrollTop;
+    try {
+      const page = await api(`conversations/${t.id}/messages/?after_seq=${after}&limit=200`);
+      for (const m of page.results) if (!t.messages.has(m.seq)) t.messages.set(m.seq, m);
+      t.hasOlder = after > 0;
+      const events = await api(`conversations/${t.id}/events/?after_seq=${after}`);
+      for (const e of events.results) if (e.seq < oldest) t.events.set(e.seq, e);
+    } catch (err) {
+      toast(S.loadFailed, "error");
+    }
+    renderThread({ keepOffset: before });
+  }
+
+  function memberName(shopId, userId) {
+    if (userId === null || userId === undefined) return S.unassigned;
+    if (userId === me.id) return me.nickname;
+    const list = state.membersResolved && state.membersResolved.get(shopId);
+    const found = list && list.find((m) => m.id === userId);
+    return found ? found.nickname : `#${userId}`;
+  }
+
+  function eventLine(conv, e) {
+    // Live events name no actor; the REST history does.
+    const actor = e.actor ? e.actor.nickname : null;
+    const data = e.data || {};
+    if (e.kind === "assigned") {
+      const name = conv.assignee && conv.assignee.id === data.to ? conv.assignee.nickname : memberName(conv.shop_id, data.to);
+      if (!data.to) return actor ? fmt(S.unassignedBy, { actor }) : S.unassignedLine;
+      return actor ? fmt(S.assignedTo, { actor, name }) : fmt(S.assignedToLine, { name });
+    }
+    if (e.kind === "status") {
+      const status = statusLabel(data.to);
+      return actor ? fmt(S.statusChanged, { actor, status }) : fmt(S.statusChangedLine, { status });
+    }
+    if (e.kind === "created") return S.created;
+    return null; // read receipts show on the messages, not as lines
+  }
+
+  function imageEls(attachments, extraQuery) {
+    if (!attachments || !attachments.length) return null;
+    return h(
+      "div",
+      { class: "msg-images" },
+      attachments.map((a) => {
+        const src = a.url + (extraQuery || "");
+        const ratio = a.width && a.height ? `${a.width} / ${a.height}` : null;
+        return h(
+          "button",
+          { type: "button", class: "msg-image", title: S.openImage, onclick: () => openLightbox(src) },
+          h("img", { src, alt: S.image, loading: "lazy", style: ratio ? `aspect-ratio: ${ratio}` : null, dataset: { testid: "message-image" } })
+        );
+      })
+    );
+  }
+
+  function messageStatus(conv, m) {
+    if (m._failed) {
+      return h(
+        "span",
+        { class: "msg-state is-failed" },
+        `${S.failed}${m._error ? `: ${m._error}` : ""} `,
+        h("button", { type: "button", class: "link", onclick: () => retrySend(m) }, S.retry)
+      );
+    }
+    if (m._pending) return h("span", { class: "msg-state is-pending", dataset: { testid: "pending" } }, S.pending);
+    if (m.sender_kind !== "agent" && m.sender_kind !== "bot") return null;
+    if (m.is_private) return null;
+    if (conv.channel && conv.channel.kind === "platform_api") {
+      const label = { pending: S.deliveryPending, sent: S.deliverySent, failed: S.deliveryFailed }[m.delivery_state];
+      if (!label) return null;
+      return h("span", { class: `msg-state delivery-${m.delivery_state}`, title: m.delivery_error || "" }, label);
+    }
+    const read = m.seq <= (conv.buyer_last_read_seq || 0);
+    return h("span", { class: `msg-state ${read ? "is-read" : "is-unread"}`, dataset: { testid: "read-state" } }, read ? S.read : S.unread);
+  }
+
+  function messageEl(conv, m) {
+    const kind = m.is_private ? "note" : m.sender_kind;
+    const mine = m.sender_kind === "agent" || m.sender_kind === "bot";
+    if (m.sender_kind === "system") {
+      return h("div", { class: "line line-system", dataset: { seq: m.seq } }, m.text);
+    }
+    const who = m.is_private
+      ? `${S.note} · ${m.author ? m.author.nickname : ""}`
+      : m.sender_kind === "bot"
+        ? S.bot
+        : m.sender_kind === "agent"
+          ? m.author
+            ? m.author.nickname
+            : ""
+          : buyerName(conv);
+    return h(
+      "div",
+      {
+        class: `msg msg-${kind}${mine ? " is-out" : " is-in"}${m._pending ? " is-pending" : ""}${m._failed ? " is-failed" : ""}`,
+        dataset: { seq: m.seq || "", cmid: m.client_msg_id || "", testid: m.is_private ? "note" : "message", sender: m.sender_kind },
+      },
+      h("div", { class: "msg-head" }, h("span", { class: "msg-who" }, who), h("time", { class: "msg-time", datetime: m.created_at }, timeLabel(m.created_at))),
+      h(
+        "div",
+        { class: "msg-bubble" },
+        m.text ? h("div", { class: "msg-text", dataset: { testid: "message-text" } }, m.text) : null,
+        imageEls(m.attachments)
+      ),
+      h("div", { class: "msg-foot" }, messageStatus(conv, m))
+    );
+  }
+
+  function nearBottom() {
+    const box = els.messages;
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  }
+
+  function renderThread(opts) {
+    const id = state.activeId;
+    if (id === null) return;
+    const conv = state.convs.get(id);
+    const t = state.threads.get(id);
+    if (!conv || !t) return;
+    const stick = (opts && opts.forceBottom) || nearBottom();
+    const items = [];
+    for (const m of t.messages.values()) items.push({ seq: m.seq, el: () => messageEl(conv, m) });
+    for (const e of t.events.values()) {
+      const text = eventLine(conv, e);
+      if (text) items.push({ seq: e.seq, el: () => h("div", { class: "line", dataset: { seq: e.seq } }, h("span", null, text)) });
+    }
+    items.sort((a, b) => a.seq - b.seq);
+    const nodes = [];
+    if (t.hasOlder) nodes.push(h("div", { class: "line" }, h("button", { type: "button", class: "link", onclick: loadOlder }, S.loadOlder)));
+    else if (!t.loaded) nodes.push(h("div", { class: "line muted" }, S.loading));
+    for (const item of items) nodes.push(item.el());
+    for (const m of t.pending.values()) nodes.push(messageEl(conv, m));
+    els.messages.replaceChildren(...nodes);
+    if (opts && opts.keepOffset) els.messages.scrollTop = els.messages.scrollHeight - opts.keepOffset;
+    else if (stick) els.messages.scrollTop = els.messages.scrollHeight;
+    renderTyping();
+  }
+
+  function renderTyping() {
+    const typing = state.activeId !== null && state.typing.get(state.activeId);
+    els.typing.textContent = typing ? fmt(S.buyerTyping, { name: typing.name || buyerName(state.convs.get(state.activeId)) }) : "";
+    els.typing.classList.toggle("is-on", !!typing);
+  }
+
+  function renderThreadHeader() {
+    const conv = state.convs.get(state.activeId);
+    if (!conv) return;
+    els.threadName.textContent = buyerName(conv);
+    paintAvatar(els.threadAvatar, buyerName(conv), conv.customer ? conv.customer.id : conv.id);
+    const shop = cfg.shops.find((s) => s.id === conv.shop_id);
+    els.threadMeta.textContent = [channelLabel(conv.channel), cfg.shops.length > 1 && shop ? shop.name : null, `#${conv.id}`].filter(Boolean).join(" · ");
+    els.threadStatus.textContent = statusLabel(conv.status);
+    els.threadStatus.className = `chip chip-${conv.status}`;
+    const resolved = conv.status === "resolved";
+    els.resolve.hidden = resolved;
+    els.reopen.hidden = !resolved;
+    els.assignMe.hidden = !!(conv.assignee && conv.assignee.id === me.id);
+    fillAssignSelect(conv);
+  }
+
+  async function membersOf(shopId) {
+    if (!state.members.has(shopId)) {
+      state.members.set(
+        shopId,
+        api(`shops/${shopId}/members/`)
+          .then((body) => {
+            const list = body.results || [];
+            state.membersResolved = state.membersResolved || new Map();
+            state.membersResolved.set(shopId, list);
+            return list;
+          })
+          .catch(() => {
+            state.members.delete(shopId);
+            return [];
+          })
+      );
+    }
+    return state.members.get(shopId);
+  }
+
+  async function fillAssignSelect(conv) {
+    const members = await membersOf(conv.shop_id);
+    if (state.activeId !== conv.id) return;
+    const current = state.convs.get(conv.id);
+    const assigneeId = current.assignee ? current.assignee.id : "";
+    const options = [h("option", { value: "" }, S.unassigned)];
+    const seen = new Set();
+    for (const m of members) {
+      seen.add(m.id);
+      options.push(h("option", { value: m.id }, m.id === me.id ? `${m.nickname} (${S.me})` : m.nickname));
+    }
+    if (current.assignee && !seen.has(current.assignee.id)) options.push(h("option", { value: current.assignee.id }, current.assignee.nickname));
+    els.assign.replaceChildren(...options);
+    els.assign.value = String(assigneeId);
+  }
+
+  async function selectConversation(id) {
+    if (id === null || id === undefined) return;
+    if (state.activeId === id) return;
+    saveDraft();
+    stopTyping();
+    state.activeId = id;
+    history.replaceState(null, "", `?c=${id}`);
+    els.thread.hidden = false;
+    els.threadEmpty.hidden = true;
+    renderList();
+    const row = rowEls.get(id);
+    if (row) row.scrollIntoView({ block: "nearest" });
+    renderThreadHeader();
+    restoreDraft();
+    thread(id);
+    renderThread({ forceBottom: true });
+    loadCustomer(state.convs.get(id));
+    await loadThread(id);
+    if (state.activeId !== id) return;
+    renderThread({ forceBottom: true });
+    markRead(id);
+  }
+
+  function moveSelection(delta) {
+    const ids = sortedListIds();
+    if (!ids.length) return;
+    const at = ids.indexOf(state.activeId);
+    const next = at === -1 ? (delta > 0 ? 0 : ids.length - 1) : Math.min(ids.length - 1, Math.max(0, at + delta));
+    selectConversation(ids[next]);
+    if (next >= ids.length - 3) loadList(false);
+  }
+
+  function markRead(id) {
+    if (id !== state.activeId || document.visibilityState !== "visible") return;
+    const conv = state.convs.get(id);
+    const t = state.threads.get(id);
+    if (!conv || !t) return;
+    let maxBuyer = 0;
+    for (const m of t.messages.values()) if (m.sender_kind === "buyer" && m.seq > maxBuyer) maxBuyer = m.seq;
+    if (maxBuyer > (conv.agent_last_read_seq || 0) && maxBuyer > t.readSent) {
+      if (socket.send({ type: "read", conversation_id: id, seq: maxBuyer })) t.readSent = maxBuyer;
+    }
+  }
+
+  // --- Customer panel -------------------------------------------------------------------
+
+  async function loadCustomer(conv) {
+    if (!conv || !conv.customer) return;
+    const customerId = conv.customer.id;
+    els.sideEmpty.hidden = true;
+    els.side.hidden = false;
+    renderCustomer(Object.assign({}, conv.customer, { loading: true }));
+    try {
+      const customer = await api(`customers/${customerId}/`);
+      if (!state.convs.get(state.activeId) || state.convs.get(state.activeId).customer.id !== customerId) return;
+      renderCustomer(customer);
+    } catch (err) {
+      /* the brief row data stays */
+    }
+    loadOrders(customerId);
+  }
+
+  function renderCustomer(c) {
+    state.customer = c;
+    const name = c.nickname || c.platform_buyer_id;
+    els.custName.textContent = name;
+    paintAvatar(els.custAvatar, name, c.id);
+    els.custBuyerId.textContent = c.platform_buyer_id || "";
+    els.custPhone.textContent = c.masked_phone || "—";
+    els.custRealName.textContent = c.name || "—";
+    if (!els.custVip.options.length) {
+      for (let i = 0; i <= 10; i++) els.custVip.append(h("option", { value: i }, i === 0 ? "—" : fmt(S.vip, { level: i })));
+    }
+    els.custVip.value = String(c.vip_level || 0);
+    renderTags(c.tags || []);
+    if (document.activeElement !== els.notes) {
+      els.notes.value = c.notes || "";
+      els.notes.dataset.saved = c.notes || "";
+    }
+    els.notesState.textContent = "";
+  }
+
+  function renderTags(tags) {
+    els.custTags.replaceChildren(
+      ...tags.map((name) =>
+        h(
+          "span",
+          { class: "tag" },
+          name,
+          h("button", { type: "button", class: "tag-x", "aria-label": `× ${name}`, onclick: () => saveCustomer({ tags: tags.filter((t) => t !== name) }) }, "×")
+        )
+      )
+    );
+  }
+
+  async function saveCustomer(changes) {
+    const c = state.customer;
+    if (!c) return null;
+    try {
+      const updated = await api(`customers/${c.id}/`, { method: "PATCH", json: changes });
+      if (state.customer && state.customer.id === updated.id) renderCustomer(updated);
+      // Keep the list rows' brief customer in step (tags, VIP show there).
+      for (const conv of state.convs.values()) {
+        if (conv.customer && conv.customer.id === updated.id) {
+          conv.customer = Object.assign({}, conv.customer, { nickname: updated.nickname, vip_level: updated.vip_level, tags: updated.tags });
+        }
+      }
+      renderList();
+      return updated;
+    } catch (err) {
+      toast(fmt(S.saveFailed, { message: err.message }), "error");
+      return null;
+    }
+  }
+
+  async function loadOrders(customerId) {
+    els.orders.replaceChildren(h("li", { class: "muted" }, S.loading));
+    try {
+      const body = await api(`orders/?customer=${customerId}`);
+      if (!state.customer || state.customer.id !== customerId) return;
+      const orders = body.results || [];
+      if (!orders.length) {
+        els.orders.replaceChildren(h("li", { class: "muted" }, S.noOrders));
+        return;
+      }
+      els.orders.replaceChildren(
+        ...orders.map((o) =>
+          h(
+            "li",
+            { class: "order" },
+            h("div", { class: "order-top" }, h("span", { class: "mono" }, o.platform_order_id), h("span", { class: `pill pill-order-${o.status}` }, o.status_display || o.status)),
+            (o.items || []).length ? h("div", { class: "order-items" }, o.items.map((i) => `${i.title} ×${i.quantity}`).join("，")) : null,
+            h("div", { class: "order-bottom" }, h("span", { class: "muted" }, timeLabel(o.placed_at)), h("span", { class: "order-amount" }, `¥${o.total_amount}`))
+          )
+        )
+      );
+    } catch (err) {
+      els.orders.replaceChildren(h("li", { class: "muted" }, S.ordersUnavailable));
+    }
+  }
+
+  // --- Drafts, modes and the composer ---------------------------------------------------
+
+  const draftKey = (id) => `dxe.draft.${me.id}.${id}`;
+
+  function saveDraft() {
+    if (state.activeId === null) return;
+    const text = els.input.value;
+    state.drafts.set(state.activeId, text);
+    store.set(draftKey(state.activeId), text);
+  }
+
+  function restoreDraft() {
+    const id = state.activeId;
+    const text = state.drafts.has(id) ? state.drafts.get(id) : store.get(draftKey(id), "");
+    els.input.value = text;
+    setMode(state.modes.get(id) || "reply");
+  }
+
+  function setMode(mode) {
+    els.composer.dataset.mode = mode;
+    if (state.activeId !== null) state.modes.set(state.activeId, mode);
+    for (const b of els.composer.querySelectorAll(".mode")) {
+      const on = b.dataset.mode === mode;
+      b.classList.toggle("is-active", on);
+      b.setAttribute("aria-selected", on ? "true" : "false");
+    }
+    els.input.placeholder = mode === "note" ? S.notePlaceholder : S.replyPlaceholder;
+    els.imagePick.classList.toggle("is-disabled", mode === "note");
+    els.imageInput.disabled = mode === "note";
+    document.getElementById("send-btn").textContent = mode === "note" ? S.addNote : S.sendShort;
+    if (mode === "note") stopTyping();
+  }
+
+  let typingSentAt = 0;
+  let typingTimer = null;
+  let typingConv = null;
+
+  function noteTyping() {
+    if (els.composer.dataset.mode !== "reply" || state.activeId === null) return;
+    if (!els.input.value.trim()) return stopTyping();
+    const now = Date.now();
+    if (typingConv !== state.activeId || now - typingSentAt > 3000) {
+      if (socket.send({ type: "typing", conversation_id: state.activeId, is_typing: true })) {
+        typingSentAt = now;
+        typingConv = state.activeId;
+      }
+    }
+    window.clearTimeout(typingTimer);
+    typingTimer = window.setTimeout(stopTyping, 4000);
+  }
+
+  function stopTyping() {
+    window.clearTimeout(typingTimer);
+    if (typingConv !== null) socket.send({ type: "typing", conversation_id: typingConv, is_typing: false });
+    typingConv = null;
+    typingSentAt = 0;
+  }
+
+  function sendText() {
+    const id = state.activeId;
+    const text = els.input.value.trim();
+    if (id === null || !text) return;
+    const note = els.composer.dataset.mode === "note";
+    const cmid = uuid();
+    const frame = { type: note ? "note" : "send", client_msg_id: cmid, conversation_id: id, text };
+    const local = {
+      client_msg_id: cmid,
+      conversation_id: id,
+      sender_kind: "agent",
+      author: { id: me.id, nickname: me.nickname },
+      text,
+      is_private: note,
+      attachments: [],
+      created_at: new Date().toISOString(),
+      _pending: true,
+    };
+    thread(id).pending.set(cmid, local);
+    state.outbox.set(cmid, { convId: id, frame });
+    socket.send(frame);
+    stopTyping();
+    els.input.value = "";
+    state.drafts.delete(id);
+    store.set(draftKey(id), null);
+    renderThread({ forceBottom: true });
+  }
+
+  function sendImages(files) {
+    const id = state.activeId;
+    if (id === null || !files.length) return;
+    if (els.composer.dataset.mode === "note") {
+      toast(S.noteImagesUnsupported, "error");
+      return;
+    }
+    const cmid = uuid();
+    const previewUrls = files.map((f) => URL.createObjectURL(f));
+    const local = {
+      client_msg_id: cmid,
+      conversation_id: id,
+      sender_kind: "agent",
+      author: { id: me.id, nickname: me.nickname },
+      text: "",
+      is_private: false,
+      attachments: previewUrls.map((url) => ({ url })),
+      previewUrls,
+      created_at: new Date().toISOString(),
+      _pending: true,
+    };
+    thread(id).pending.set(cmid, local);
+    state.outbox.set(cmid, { convId: id, files });
+    renderThread({ forceBottom: true });
+    upload(cmid);
+  }
+
+  async function upload(cmid) {
+    const entry = state.outbox.get(cmid);
+    if (!entry || !entry.files || entry.uploading) return;
+    entry.uploading = true;
+    const form = new FormData();
+    for (const file of entry.files) form.append("images", file, file.name || "image.png");
+    form.append("client_msg_id", cmid);
+    try {
+      const message = await api(`conversations/${entry.convId}/messages/`, { method: "POST", body: form });
+      addMessage(message);
+      if (entry.convId === state.activeId) renderThread();
+    } catch (err) {
+      if (err instanceof ApiError) {
+        // Refused (bad image, too large): retrying would fail the same way.
+        failPending(entry.convId, cmid, err.message);
+        toast(fmt(S.uploadFailed, { message: err.message }), "error");
+      }
+      /* network failure: stays in the outbox, retried on reconnect */
+    } finally {
+      entry.uploading = false;
+    }
+  }
+
+  function failPending(convId, cmid, error) {
+    state.outbox.delete(cmid);
+    const t = state.threads.get(convId);
+    const local = t && t.pending.get(cmid);
+    if (local) {
+      local._pending = false;
+      local._failed = true;
+      local._error = error;
+      if (convId === state.activeId) renderThread();
+    }
+  }
+
+  function retrySend(local) {
+    local._failed = false;
+    local._pending = true;
+    const cmid = local.client_msg_id;
+    if (local.previewUrls) {
+      // The files are gone from the outbox once refused; pick them again instead.
+      thread(local.conversation_id).pending.delete(cmid);
+      renderThread();
+      return;
+    }
+    const frame = { type: local.is_private ? "note" : "send", client_msg_id: cmid, conversation_id: local.conversation_id, text: local.text };
+    state.outbox.set(cmid, { convId: local.conversation_id, frame });
+    socket.send(frame);
+    renderThread();
+  }
+
+  function flushOutbox() {
+    for (const [cmid, entry] of state.outbox) {
+      if (entry.frame) socket.send(entry.frame);
+      else if (entry.files) upload(cmid);
+    }
+  }
+
+  // --- Socket ---------------------------------------------------------------------------
+
+  function onEvent(ev) {
+    const id = ev.conversation_id;
+    const known = state.convs.has(id) || state.threads.has(id);
+    if (ev.kind === "message.delivery") {
+      if (ev.message) {
+        const t = state.threads.get(id);
+        if (t && t.messages.has(ev.message.seq)) t.messages.set(ev.message.seq, ev.message);
+      }
+      if (ev.conversation) upsertConv(ev.conversation);
+      if (id === state.activeId) renderThread();
+      return;
+    }
+    if (!takeSeq(id, ev.seq, known)) return;
+    if (ev.conversation) convChanged(upsertConv(ev.conversation));
+    const t = state.threads.get(id);
+    if (ev.kind === "message.created" && ev.message) {
+      addMessage(ev.message);
+      const conv = state.convs.get(id);
+      if (t && id === state.activeId) {
+        renderThread();
+        if (ev.message.sender_kind === "buyer") markRead(id);
+      }
+      if (ev.message.sender_kind === "buyer" && state.typing.has(id)) {
+        state.typing.delete(id);
+        if (id === state.activeId) renderTyping();
+      }
+      if (conv && ev.message.sender_kind === "buyer" && id !== state.activeId) renderList();
+    } else if (t) {
+      if (ev.kind !== "conversation.read") t.events.set(ev.seq, { seq: ev.seq, kind: ev.kind.replace("conversation.", ""), data: ev.data || {}, actor: ev.actor || null });
+      if (id === state.activeId) renderThread();
+    }
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "hello": {
+        state.hellos += 1;
+        const conversations = {};
+        for (const id of new Set([...state.convs.keys(), ...state.threads.keys()])) conversations[id] = seqState(id).held;
+        if (Object.keys(conversations).length) socket.send({ type: "resync", conversations });
+        for (const t of state.threads.values()) t.readSent = 0;
+        flushOutbox();
+        if (state.hellos > 1) refreshFirstPage();
+        if (state.activeId !== null) markRead(state.activeId);
+        break;
+      }
+      case "event":
+        if (frame.event) onEvent(frame.event);
+        break;
+      case "ack":
+        if (frame.message) {
+          addMessage(frame.message);
+          if (frame.message.conversation_id === state.activeId) renderThread();
+        }
+        state.outbox.delete(frame.client_msg_id);
+        break;
+      case "resync.done":
+        raiseHeld(frame.conversation_id, frame.last_seq);
+        if (frame.conversation_id === state.activeId) markRead(state.activeId);
+        break;
+      case "typing":
+        if (frame.side === "buyer") {
+          if (frame.is_typing) state.typing.set(frame.conversation_id, { name: frame.name, until: Date.now() + 6000 });
+          else state.typing.delete(frame.conversation_id);
+          if (frame.conversation_id === state.activeId) renderTyping();
+          if (state.listed.has(frame.conversation_id)) renderList();
+        }
+        break;
+      case "error": {
+        const ref = frame.ref;
+        const entry = ref && state.outbox.get(ref);
+        if (entry) {
+          failPending(entry.convId, ref, frame.message);
+          toast(fmt(S.sendFailed, { message: frame.message }), "error");
+        } else if (frame.code !== "rate_limited" || ref !== "typing") {
+          toast(frame.message || S.error, "error");
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  function onState(s) {
+    const label = s === "open" ? S.connected : s === "connecting" ? S.connecting : S.offline;
+    els.conn.dataset.state = s === "open" ? "open" : s === "connecting" ? "connecting" : "offline";
+    els.conn.querySelector(".conn-text").textContent = label;
+  }
+
+  const socket = new window.DXE.ReconnectingSocket(window.DXE.wsUrl(cfg.ws), {
+    onFrame,
+    onState,
+    onClose(code) {
+      // 4401/4403: the session is gone (signed out elsewhere): the login page says so.
+      if (code === 4401 || code === 4403) {
+        window.location.reload();
+        return "stop";
+      }
+      return null;
+    },
+  });
+  window.dxeSocket = socket; // console and browser-test hook: dxeSocket.drop(ms)
+
+  // --- Timers ---------------------------------------------------------------------------
+
+  window.setInterval(() => {
+    const now = Date.now();
+    for (const el of els.list.querySelectorAll(".wait[data-since]")) {
+      const ms = now - Date.parse(el.dataset.since);
+      el.textContent = duration(ms);
+      el.classList.toggle("is-warn", ms >= 60000 && ms < 100000);
+      el.classList.toggle("is-late", ms >= 100000);
+    }
+    let changed = false;
+    for (const [id, t] of state.typing) {
+      if (t.until < now) {
+        state.typing.delete(id);
+        changed = true;
+      }
+    }
+    if (changed) {
+      renderList();
+      renderTyping();
+    }
+  }, 1000);
+
+  // --- Lightbox and help ----------------------------------------------------------------
+
+  function openLightbox(src) {
+    els.lightboxImg.src = src;
+    els.lightbox.hidden = false;
+  }
+  function closeOverlays() {
+    const open = !els.lightbox.hidden || !els.help.hidden;
+    els.lightbox.hidden = true;
+    els.help.hidden = true;
+    return open;
+  }
+  els.lightbox.addEventListener("click", closeOverlays);
+  els.help.addEventListener("click", (e) => {
+    if (e.target === els.help || e.target.classList.contains("overlay-close")) closeOverlays();
+  });
+  els.helpBtn.addEventListener("click", () => (els.help.hidden = false));
+
+  // --- Wiring ---------------------------------------------------------------------------
+
+  for (const tab of els.tabs) tab.addEventListener("click", () => setFilter({ view: tab.dataset.view }));
+  els.status.value = state.status === "all" ? "" : state.status;
+  if (state.status === "all") state.status = "";
+  els.status.addEventListener("change", () => setFilter({ status: els.status.value }));
+  let searchTimer = null;
+  els.search.addEventListener("input", () => {
+    window.clearTimeout(searchTimer);
+    searchTimer = window.setTimeout(() => setFilter({ q: els.search.value.trim() }), 250);
+  });
+  els.list.addEventListener("scroll", maybeLoadMore, { passive: true });
+
+  els.composer.addEventListener("submit", (e) => {
+    e.preventDefault();
+    sendText();
+  });
+  for (const b of els.composer.querySelectorAll(".mode")) b.addEventListener("click", () => {
+    setMode(b.dataset.mode);
+    els.input.focus();
+  });
+  els.input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.altKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault();
+      sendText();
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      els.input.blur();
+      stopTyping();
+    }
+  });
+  let draftTimer = null;
+  els.input.addEventListener("input", () => {
+    state.drafts.set(state.activeId, els.input.value);
+    window.clearTimeout(draftTimer);
+    draftTimer = window.setTimeout(saveDraft, 300);
+    noteTyping();
+  });
+  els.input.addEventListener("blur", () => {
+    saveDraft();
+  });
+  els.input.addEventListener("paste", (e) => {
+    const files = Array.from((e.clipboardData && e.clipboardData.files) || []).filter((f) => f.type.startsWith("image/"));
+    if (files.length) {
+      e.preventDefault();
+      sendImages(files);
+    }
+  });
+  els.imageInput.addEventListener("change", () => {
+    const files = Array.from(els.imageInput.files || []);
+    els.imageInput.value = "";
+    sendImages(files);
+  });
+
+  els.assign.addEventListener("change", async () => {
+    const id = state.activeId;
+    const value = els.assign.value;
+    try {
+      const conv = await api(`conversations/${id}/assign/`, { method: "POST", json: { assignee_id: value ? Number(value) : null } });
+      convChanged(upsertConv(conv));
+    } catch (err) {
+      toast(err.message, "error");
+      renderThreadHeader();
+    }
+  });
+  els.assignMe.addEventListener("click", async () => {
+    try {
+      const conv = await api(`conversations/${state.activeId}/assign/`, { method: "POST", json: { assignee_id: me.id } });
+      convChanged(upsertConv(conv));
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  });
+  for (const [btn, action] of [
+    [els.resolve, "resolve"],
+    [els.reopen, "reopen"],
+  ]) {
+    btn.addEventListener("click", async () => {
+      try {
+        const conv = await api(`conversations/${state.activeId}/${action}/`, { method: "POST", json: {} });
+        convChanged(upsertConv(conv));
+      } catch (err) {
+        toast(err.message, "error");
+      }
+    });
+  }
+
+  els.custVip.addEventListener("change", () => saveCustomer({ vip_level: Number(els.custVip.value) }));
+  els.tagForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const name = els.tagInput.value.trim();
+    if (!name || !state.customer) return;
+    const tags = state.customer.tags || [];
+    if (!tags.includes(name) && (await saveCustomer({ tags: [...tags, name] }))) els.tagInput.value = "";
+  });
+  async function saveNotes() {
+    if (!state.customer || els.notes.value === els.notes.dataset.saved) return;
+    const value = els.notes.value;
+    if (await saveCustomer({ notes: value })) {
+      els.notes.dataset.saved = value;
+      els.notesState.textContent = S.saved;
+    }
+  }
+  els.notes.addEventListener("blur", saveNotes);
+  els.notes.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      els.notes.blur();
+    } else if (e.key === "Escape") {
+      els.notes.value = els.notes.dataset.saved || "";
+      els.notes.blur();
+    }
+  });
+
+  const typingTarget = (el) => el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
+
+  document.addEventListener("keydown", (e) => {
+    if (e.altKey && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
+      e.preventDefault();
+      moveSelection(e.key === "ArrowDown" ? 1 : -1);
+      return;
+    }
+    if (e.key === "Escape") {
+      if (closeOverlays()) e.preventDefault();
+      return;
+    }
+    if (typingTarget(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "j") moveSelection(1);
+    else if (e.key === "k") moveSelection(-1);
+    else if (e.key === "?") els.help.hidden = false;
+    else if (e.key === "/") {
+      e.preventDefault();
+      els.search.focus();
+    } else if ((e.key === "r" || e.key === "n") && state.activeId !== null) {
+      e.preventDefault();
+      setMode(e.key === "n" ? "note" : "reply");
+      els.input.focus();
+    } else return;
+  });
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && state.activeId !== null) markRead(state.activeId);
+  });
+  window.addEventListener("beforeunload", saveDraft);
+
+  // --- Start ----------------------------------------------------------------------------
+
+  async function start() {
+    for (const tab of els.tabs) {
+      const on = tab.dataset.view === state.view;
+      tab.classList.toggle("is-active", on);
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+    }
+    await loadList(true);
+    socket.start();
+    const wanted = Number(new URLSearchParams(location.search).get("c"));
+    if (wanted) {
+      if (!state.convs.has(wanted)) {
+        try {
+          upsertConv(await api(`conversations/${wanted}/`), "rest");
+        } catch (err) {
+          return;
+        }
+      }
+      selectConversation(wanted);
+    }
+  }
+  start();
+})();
