@@ -1,0 +1,166 @@
+"""The write path under real concurrency, on PostgreSQL.
+
+Threads each hold their own database connection and start together behind a barrier, so
+their transactions truly overlap; the conversation row lock must serialise them. SQLite
+serialises every writer anyway, so these run only against PostgreSQL (CI's second pass).
+"""
+import os
+import threading
+
+import pytest
+from django.db import connection
+
+from accounts.models import Role
+from inbox import services
+from inbox.models import Conversation, ConversationEvent, Message
+
+from ..factories import ChannelFactory, CustomerFactory, MembershipFactory, ShopFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 8
+SENDS_PER_THREAD = 10
+
+
+@pytest.fixture(autouse=True)
+def _require_postgres():
+    if not os.environ.get("DATABASE_URL"):
+        pytest.skip("DATABASE_URL is not set: these tests need a PostgreSQL server")
+    if connection.vendor != "postgresql":
+        pytest.skip(f"DATABASE_URL points to {connection.vendor}, not PostgreSQL")
+
+
+def run_concurrently(workers):
+    """Run each callable in its own thread, released together; return their results in order.
+
+    Each thread closes its database connection when done. Exceptions are re-raised here.
+    """
+    barrier = threading.Barrier(len(workers))
+    results = [None] * len(workers)
+    errors = []
+
+    def target(index, work):
+        from django.db import connection as thread_connection
+
+        try:
+            barrier.wait(timeout=30)
+            results[index] = work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            errors.append(exc)
+        finally:
+            thread_connection.close()
+
+    threads = [threading.Thread(target=target, args=(i, work)) for i, work in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a worker thread hung (deadlock?)"
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.fixture
+def setup():
+    shop = ShopFactory()
+    channel = ChannelFactory(shop=shop)
+    customer = CustomerFactory(shop=shop)
+    agent = MembershipFactory(shop=shop, role=Role.AGENT).user
+    conversation = services.conversation_open(channel=channel, customer=customer)
+    return conversation, agent
+
+
+def history_seqs(conversation: Conversation) -> list[int]:
+    message_seqs = list(Message.objects.filter(conversation=conversation).values_list("seq", flat=True))
+    event_seqs = list(ConversationEvent.objects.filter(conversation=conversation).values_list("seq", flat=True))
+    return sorted(message_seqs + event_seqs)
+
+
+def test_two_concurrent_sends_with_one_client_msg_id_store_one_message(setup):
+    conversation, _agent = setup
+
+    def send():
+        message, created = services.message_send(
+            conversation=Conversation.objects.get(pk=conversation.pk),
+            sender_kind=Message.SenderKind.BUYER,
+            text="在吗？",
+            client_msg_id="retry-1",
+        )
+        return message.pk, created
+
+    results = run_concurrently([send, send])
+    assert sorted(created for _pk, created in results) == [False, True]
+    assert results[0][0] == results[1][0]
+    assert Message.objects.filter(conversation=conversation).count() == 1
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 2  # created event, then the one message
+    assert conversation.agent_unread_count == 1
+
+
+def test_many_concurrent_sends_get_gapless_unique_seqs(setup):
+    conversation, agent = setup
+
+    def worker(index):
+        def work():
+            stored = []
+            for n in range(SENDS_PER_THREAD):
+                kwargs = (
+                    {"sender_kind": Message.SenderKind.AGENT, "author": agent}
+                    if index % 2
+                    else {"sender_kind": Message.SenderKind.BUYER}
+                )
+                message, created = services.message_send(
+                    conversation=Conversation.objects.get(pk=conversation.pk),
+                    text=f"thread {index} message {n}",
+                    client_msg_id=f"t{index}-{n}",
+                    **kwargs,
+                )
+                assert created
+                stored.append(message.seq)
+            # A recorded event between the messages: it draws from the same counter.
+            services.conversation_mark_read(
+                conversation=Conversation.objects.get(pk=conversation.pk), side="agent", up_to_seq=10**9, actor=agent
+            )
+            return stored
+
+        return work
+
+    results = run_concurrently([worker(i) for i in range(THREADS)])
+
+    for seqs in results:
+        assert seqs == sorted(seqs), "one client's sends keep their order"
+    conversation.refresh_from_db()
+    assert Message.objects.filter(conversation=conversation).count() == THREADS * SENDS_PER_THREAD
+    seqs = history_seqs(conversation)
+    assert seqs == list(range(1, conversation.last_seq + 1)), "seqs are 1..N with no gap or duplicate"
+    assert ConversationEvent.objects.get(conversation=conversation, seq=1).kind == ConversationEvent.Kind.CREATED
+    assert conversation.agent_unread_count + conversation.buyer_unread_count <= THREADS * SENDS_PER_THREAD
+
+
+def test_concurrent_sends_to_different_conversations_do_not_block_each_other(setup):
+    """Row locks are per conversation: parallel chats each get their own 1..N."""
+    conversation, _agent = setup
+    others = [
+        services.conversation_open(channel=conversation.channel, customer=CustomerFactory(shop=conversation.shop))
+        for _ in range(3)
+    ]
+    targets = [conversation, *others]
+
+    def worker(target):
+        def work():
+            for n in range(SENDS_PER_THREAD):
+                services.message_send(
+                    conversation=Conversation.objects.get(pk=target.pk),
+                    sender_kind=Message.SenderKind.BUYER,
+                    text=f"#{n}",
+                    client_msg_id=f"c{target.pk}-{n}",
+                )
+
+        return work
+
+    run_concurrently([worker(t) for t in targets for _ in range(2)])
+    for target in targets:
+        target.refresh_from_db()
+        assert target.last_seq == 1 + SENDS_PER_THREAD
+        assert history_seqs(target) == list(range(1, target.last_seq + 1))
