@@ -84,6 +84,7 @@ def post_signed(url: str, secret: str, body: bytes, *, delivery_id: str = "") ->
             if not 200 <= response.status < 300:
                 raise DeliveryError(f"HTTP {response.status}")
     except urllib.error.HTTPError as exc:
+        exc.close()
         permanent = 300 <= exc.code < 500 and exc.code not in RETRYABLE_CLIENT_ERRORS
         raise DeliveryError(f"HTTP {exc.code}", permanent=permanent) from exc
     except (urllib.error.URLError, HTTPException, TimeoutError, OSError) as exc:

@@ -38,6 +38,7 @@ from .inbound_services import (
     inbound_event_take,
 )
 from .models import Channel
+from .services import MAX_TEXT_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +212,8 @@ def parse_event(body: bytes) -> InboundMessage | InboundOrder:
 
     if event_type == "message":
         message = _object(data, "message", "message")
-        return InboundMessage(event_id=event_id, buyer=buyer, text=_text(message, "text", "message.text", max_length=5000))
+        text = _text(message, "text", "message.text", max_length=MAX_TEXT_LENGTH)
+        return InboundMessage(event_id=event_id, buyer=buyer, text=text)
 
     order = _object(data, "order", "order")
     order_status = _text(order, "status", "order.status", max_length=20)

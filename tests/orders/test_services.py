@@ -87,9 +87,11 @@ def test_naive_times_are_read_in_the_shop_time_zone(shop, customer):
 
 
 def test_items_are_normalized(shop, customer):
-    order, _ = upsert(
-        shop, customer, items=[{"title": " 帽子 ", "quantity": 1, "price": 30}, {"title": "袜子", "sku": None, "quantity": 3, "price": Decimal("5.5")}]
-    )
+    items = [
+        {"title": " 帽子 ", "quantity": 1, "price": 30},
+        {"title": "袜子", "sku": None, "quantity": 3, "price": Decimal("5.5")},
+    ]
+    order, _ = upsert(shop, customer, items=items)
     assert order.items == [
         {"title": "帽子", "sku": "", "quantity": 1, "price": "30.00"},
         {"title": "袜子", "sku": "", "quantity": 3, "price": "5.50"},
