@@ -15,6 +15,7 @@ from accounts import services as accounts_services
 from accounts.models import Organization, Role, Shop, User
 from customers.models import Address
 from customers.services import customer_get_or_create, customer_update
+from inbox import channel_services
 from inbox import services as inbox_services
 from inbox.models import Channel, Conversation, Message
 from orders.models import Order
@@ -210,8 +211,8 @@ class Command(BaseCommand):
             shops[slug] = shop
             for team_name in TEAMS:
                 teams[slug, team_name] = accounts_services.team_create(shop=shop, name=team_name)
-            channels[slug, Channel.Kind.WEB] = _channel_create(shop=shop, kind=Channel.Kind.WEB, name=web_name)
-            channels[slug, Channel.Kind.PLATFORM_API] = _channel_create(
+            channels[slug, Channel.Kind.WEB] = channel_services.channel_create(shop=shop, kind=Channel.Kind.WEB, name=web_name)
+            channels[slug, Channel.Kind.PLATFORM_API] = channel_services.channel_create(
                 shop=shop, kind=Channel.Kind.PLATFORM_API, name=api_name
             )
 
@@ -306,8 +307,3 @@ class Command(BaseCommand):
             "conversations": Conversation.objects.filter(shop__organization=org).count(),
             "messages": message_count,
         }
-
-
-def _channel_create(*, shop: Shop, kind: str, name: str) -> Channel:
-    """A channel of the shop (the inbox has no channel service yet; the admin API writes rows too)."""
-    return Channel.objects.create(shop=shop, kind=kind, name=name)
