@@ -103,6 +103,34 @@ def test_message_event_lands_in_conversation_as_buyer_message(client, platform_c
     )
 
 
+def test_message_event_reaches_the_shops_agents_live(client, platform_channel, django_capture_on_commit_callbacks):
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from inbox.realtime import shop_agents_group
+
+    layer = get_channel_layer()
+
+    async def drain(name):
+        frames = []
+        while True:
+            try:
+                frames.append(await asyncio.wait_for(layer.receive(name), timeout=0.3))
+            except asyncio.TimeoutError:
+                return frames
+
+    agent_socket = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(shop_agents_group(platform_channel.shop_id), agent_socket)
+    with django_capture_on_commit_callbacks(execute=True):
+        body = post(client, platform_channel, message_event()).json()
+    frames = [frame["payload"] for frame in async_to_sync(drain)(agent_socket)]
+    created = [p for p in frames if p["kind"] == "message.created"]
+    assert [p["message"]["id"] for p in created] == [body["message_id"]]
+    assert created[0]["message"]["sender_kind"] == "buyer"
+
+
 def test_next_message_of_same_buyer_joins_the_conversation(client, platform_channel):
     first = post(client, platform_channel, message_event("evt-1", text="在吗")).json()
     second = post(client, platform_channel, message_event("evt-2", text="还有L码吗")).json()
