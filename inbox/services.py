@@ -30,7 +30,8 @@ PREVIEW_LENGTH = 120
 def _lock(conversation: Conversation) -> Conversation:
     """Re-read the conversation under a row lock; callers must be inside a transaction."""
     return (
-        Conversation.objects.select_for_update()
+        # of=("self",): PostgreSQL cannot lock the nullable side of the assignee outer join.
+        Conversation.objects.select_for_update(of=("self",))
         .select_related("customer", "channel", "assignee")
         .get(pk=conversation.pk)
     )
