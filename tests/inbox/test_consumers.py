@@ -9,6 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 
 from accounts.models import Role
@@ -100,6 +101,13 @@ async def buyer_send(communicator, client_msg_id: str, text: str, *, echo: bool 
 async def close_all(*communicators) -> None:
     for communicator in communicators:
         await communicator.disconnect()
+
+
+@pytest.fixture(autouse=True)
+async def _close_socket_thread_connections():
+    """Consumers query from asgiref's DB thread; close its connection so the test DB can be dropped."""
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

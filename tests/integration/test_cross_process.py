@@ -1,0 +1,111 @@
+"""Buyer and agent on two different daphne processes, joined by the Redis channel layer."""
+import asyncio
+import json
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+
+pytestmark = pytest.mark.redis
+
+BUYER_PROCESS, AGENT_PROCESS = 0, 1
+
+
+async def open_agent(product, process: int = AGENT_PROCESS, agent: int = 0):
+    ws = await connect(
+        product.url(process, "/ws/agent/"),
+        origin=product.origin(process),
+        additional_headers={"Cookie": f"sessionid={product.agents[agent]['session']}"},
+        ping_interval=None,  # truly idle: no client keep-alive traffic
+    )
+    hello = await next_frame(ws, "hello")
+    assert hello["user"]["id"] == product.agents[agent]["id"]
+    return ws
+
+
+async def open_buyer(product, token_index: int, process: int = BUYER_PROCESS):
+    ws = await connect(
+        product.url(process, f"/ws/chat/{product.slug}/?t={product.buyer_tokens[token_index]}"),
+        origin=product.origin(process),
+        ping_interval=None,
+    )
+    await next_frame(ws, "hello")
+    return ws
+
+
+async def next_frame(ws, frame_type: str, *, timeout: float = 10) -> dict:
+    """The next frame of ``frame_type``, skipping presence news."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
+        if frame["type"] == "presence":
+            continue
+        assert frame["type"] == frame_type, frame
+        return frame
+
+
+async def next_event(ws, kind: str) -> dict:
+    while True:
+        event = (await next_frame(ws, "event"))["event"]
+        if event["kind"] == kind:
+            return event
+
+
+async def test_messages_cross_between_processes(product):
+    agent = await open_agent(product)
+    buyer = await open_buyer(product, 0)
+    try:
+        await buyer.send(json.dumps({"type": "send", "client_msg_id": "x-1", "text": "跨进程你好"}))
+        ack = await next_frame(buyer, "ack")
+        conversation_id = ack["message"]["conversation_id"]
+        event = await next_event(agent, "message.created")
+        assert (event["conversation_id"], event["message"]["text"]) == (conversation_id, "跨进程你好")
+
+        await agent.send(
+            json.dumps({"type": "send", "conversation_id": conversation_id, "client_msg_id": "y-1", "text": "收到"})
+        )
+        assert (await next_frame(agent, "ack"))["created"] is True
+        reply = await next_event(buyer, "message.created")
+        assert (reply["message"]["text"], reply["message"]["author"]) == ("收到", {"nickname": "小美"})
+
+        await buyer.send(json.dumps({"type": "typing", "is_typing": True}))
+        while (frame := json.loads(await asyncio.wait_for(agent.recv(), 10)))["type"] != "typing":
+            pass
+        assert (frame["side"], frame["conversation_id"]) == ("buyer", conversation_id)
+
+        await agent.send(json.dumps({"type": "read", "conversation_id": conversation_id, "seq": ack["message"]["seq"]}))
+        read = await next_event(buyer, "conversation.read")
+        assert read["data"] == {"side": "agent", "up_to_seq": ack["message"]["seq"]}
+    finally:
+        await agent.close()
+        await buyer.close()
+
+
+async def test_idle_agent_socket_on_redis_stays_up(product):
+    agent = await open_agent(product)
+    buyer = await open_buyer(product, 1)
+    try:
+        await asyncio.sleep(15)  # redis-py 8 kills idle subscribers after ~5 s unless configured
+        await buyer.send(json.dumps({"type": "send", "client_msg_id": "idle-1", "text": "还在吗"}))
+        await next_frame(buyer, "ack")
+        event = await next_event(agent, "message.created")
+        assert event["message"]["text"] == "还在吗"
+        await agent.send(json.dumps({"type": "ping"}))
+        await next_frame(agent, "pong")
+    finally:
+        await agent.close()
+        await buyer.close()
+
+
+async def test_presence_crosses_processes(product):
+    watcher = await open_agent(product, BUYER_PROCESS, agent=0)
+    try:
+        other = product.agents[1]["id"]
+        colleague = await open_agent(product, AGENT_PROCESS, agent=1)
+        frame = json.loads(await asyncio.wait_for(watcher.recv(), 10))
+        assert frame == {"type": "presence", "user_id": other, "online": True}
+        await colleague.close()
+        frame = json.loads(await asyncio.wait_for(watcher.recv(), 10))
+        assert frame == {"type": "presence", "user_id": other, "online": False}
+    finally:
+        await watcher.close()
