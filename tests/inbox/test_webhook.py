@@ -330,7 +330,7 @@ def test_missing_or_garbled_headers_are_refused(client, platform_channel, meta):
     assert counts() == NOTHING
 
 
-@pytest.mark.parametrize("offset", [-301, -3600, 301, 86400])
+@pytest.mark.parametrize("offset", [-310, -3600, 310, 86400])  # margin for a slow machine
 def test_stale_timestamp_is_refused_past_and_future(client, platform_channel, offset):
     response = post(client, platform_channel, message_event(), timestamp=int(time.time()) + offset)
     error = assert_error(response, 401, "stale_timestamp")
