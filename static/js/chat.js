@@ -21,18 +21,32 @@
     lightboxImg: document.getElementById("lightbox-img"),
   };
 
+  // A resolved conversation is followed by a new one with its own seq numbers, so history is
+  // keyed by (conversation, seq) and read/held state is kept per conversation.
   const state = {
-    messages: new Map(), // seq -> message
-    lines: new Map(), // seq -> system line text
+    messages: new Map(), // "conv:seq" -> message
+    lines: new Map(), // "conv:seq" -> system line text
     pending: new Map(), // client_msg_id -> local message
-    outbox: new Map(), // client_msg_id -> {frame} | {file}
-    held: 0, // highest seq applied
-    agentReadSeq: 0, // the shop has read the buyer's messages up to here
+    outbox: new Map(), // client_msg_id -> {frame, sentAt} | {file}
+    held: new Map(), // conversation id -> highest seq applied
+    agentRead: new Map(), // conversation id -> the shop has read the buyer's messages up to here
     readSent: 0,
     conversationId: null,
     typingUntil: 0,
     typingName: "",
   };
+  const key = (convId, seq) => `${convId}:${seq}`;
+  const heldOf = (convId) => state.held.get(convId) || 0;
+  function hold(convId, seq) {
+    if (convId !== null && convId !== undefined && seq > heldOf(convId)) state.held.set(convId, seq);
+  }
+  function follow(convId) {
+    if (!convId || convId === state.conversationId) return;
+    state.conversationId = convId;
+    state.readSent = 0;
+  }
+  const order = (convId, seq) => [convId || Number.MAX_SAFE_INTEGER, seq || 0];
+  const before = (a, b) => a[0] - b[0] || a[1] - b[1];
 
   const withToken = (url) => `${url}${url.includes("?") ? "&" : "?"}t=${encodeURIComponent(token)}`;
 
@@ -45,7 +59,7 @@
     if (m._failed)
       return h("button", { type: "button", class: "msg-state is-failed", onclick: () => retry(m), title: m._error || "" }, S.failed);
     if (m._pending) return h("span", { class: "msg-state is-pending", dataset: { testid: "pending" } }, S.pending);
-    const read = m.seq <= state.agentReadSeq;
+    const read = m.seq <= (state.agentRead.get(m.conversation_id) || 0);
     return h("span", { class: `msg-state ${read ? "is-read" : "is-unread"}`, dataset: { testid: "read-state" } }, read ? S.read : S.unread);
   }
 
@@ -82,9 +96,9 @@
   function render() {
     const stick = nearBottom();
     const items = [];
-    for (const m of state.messages.values()) items.push([m.seq, () => messageEl(m)]);
-    for (const [seq, text] of state.lines) items.push([seq, () => h("div", { class: "line" }, h("span", null, text))]);
-    items.sort((a, b) => a[0] - b[0]);
+    for (const m of state.messages.values()) items.push([order(m.conversation_id, m.seq), () => messageEl(m)]);
+    for (const line of state.lines.values()) items.push([order(line.convId, line.seq), () => h("div", { class: "line" }, h("span", null, line.text))]);
+    items.sort((a, b) => before(a[0], b[0]));
     const nodes = items.map(([, make]) => make());
     for (const m of state.pending.values()) nodes.push(messageEl(m));
     els.messages.replaceChildren(...nodes);
@@ -96,34 +110,37 @@
   }
 
   function addMessage(m) {
-    state.messages.set(m.seq, m);
+    state.messages.set(key(m.conversation_id, m.seq), m);
     if (m.client_msg_id) {
       const local = state.pending.get(m.client_msg_id);
       if (local && local.previewUrl) URL.revokeObjectURL(local.previewUrl);
       state.pending.delete(m.client_msg_id);
       state.outbox.delete(m.client_msg_id);
     }
-    if (m.seq > state.held) state.held = m.seq;
   }
 
   function markRead() {
     if (document.visibilityState !== "visible") return;
     let maxShop = 0;
-    for (const m of state.messages.values()) if (m.sender_kind !== "buyer" && m.seq > maxShop) maxShop = m.seq;
+    for (const m of state.messages.values())
+      if (m.conversation_id === state.conversationId && m.sender_kind !== "buyer" && m.seq > maxShop) maxShop = m.seq;
     if (maxShop > state.readSent && socket.send({ type: "read", seq: maxShop })) state.readSent = maxShop;
   }
 
   function updateTitle() {
     let unread = 0;
-    for (const m of state.messages.values()) if (m.sender_kind !== "buyer" && m.seq > state.readSent) unread += 1;
+    for (const m of state.messages.values())
+      if (m.conversation_id === state.conversationId && m.sender_kind !== "buyer" && m.seq > state.readSent) unread += 1;
     const base = document.title.replace(/^\(\d+\) /, "");
     document.title = unread && document.visibilityState !== "visible" ? `(${unread}) ${base}` : base;
   }
 
   function onEvent(ev) {
-    if (ev.seq > state.held) state.held = ev.seq;
+    const convId = ev.conversation_id;
+    hold(convId, ev.seq);
     if (ev.kind === "message.created" && ev.message) {
-      const fresh = !state.messages.has(ev.message.seq);
+      follow(convId);
+      const fresh = !state.messages.has(key(convId, ev.message.seq));
       addMessage(ev.message);
       if (fresh && ev.message.sender_kind !== "buyer") {
         state.typingUntil = 0;
@@ -134,16 +151,16 @@
       updateTitle();
     } else if (ev.kind === "conversation.read") {
       const data = ev.data || {};
-      if (data.side === "agent" && data.up_to_seq > state.agentReadSeq) {
-        state.agentReadSeq = data.up_to_seq;
+      if (data.side === "agent" && data.up_to_seq > (state.agentRead.get(convId) || 0)) {
+        state.agentRead.set(convId, data.up_to_seq);
         render();
-      } else if (data.side === "buyer" && data.up_to_seq > state.readSent) {
+      } else if (data.side === "buyer" && convId === state.conversationId && data.up_to_seq > state.readSent) {
         state.readSent = data.up_to_seq;
       }
     } else if (ev.kind === "conversation.status") {
       const data = ev.data || {};
       if (data.to === "resolved") {
-        state.lines.set(ev.seq, S.resolved);
+        state.lines.set(key(convId, ev.seq), { convId, seq: ev.seq, text: S.resolved });
         render();
       }
     }
@@ -151,27 +168,34 @@
 
   function onFrame(frame) {
     switch (frame.type) {
-      case "hello":
-        if (frame.conversation_id) state.conversationId = frame.conversation_id;
-        socket.send({ type: "resync", last_seq: state.held });
-        for (const [cmid, entry] of state.outbox) {
-          if (entry.frame) socket.send(entry.frame);
-          else if (entry.file) upload(cmid);
-        }
+      case "hello": {
+        // History since what we hold: the current conversation (seq 0 on a fresh page), and
+        // the one we were in if another tab has moved the buyer on since.
+        const previous = state.conversationId;
+        follow(frame.conversation_id);
+        if (frame.conversation_id) socket.send({ type: "resync", conversation_id: frame.conversation_id, last_seq: heldOf(frame.conversation_id) });
+        else socket.send({ type: "resync", last_seq: 0 });
+        if (previous && previous !== frame.conversation_id) socket.send({ type: "resync", conversation_id: previous, last_seq: heldOf(previous) });
+        flushOutbox(true);
         break;
+      }
       case "event":
         if (frame.event) onEvent(frame.event);
         break;
       case "ack":
         if (frame.message) {
+          follow(frame.message.conversation_id);
           addMessage(frame.message);
-          if (frame.message.conversation_id) state.conversationId = frame.message.conversation_id;
           render();
         }
         state.outbox.delete(frame.client_msg_id);
         break;
       case "resync.done":
-        if (frame.last_seq > state.held) state.held = frame.last_seq;
+        if (frame.conversation_id) {
+          hold(frame.conversation_id, frame.last_seq);
+          if (frame.more) socket.send({ type: "resync", conversation_id: frame.conversation_id, last_seq: heldOf(frame.conversation_id) });
+        }
+        render();
         markRead();
         break;
       case "typing":
@@ -239,7 +263,7 @@
     const cmid = uuid();
     const frame = { type: "send", client_msg_id: cmid, text };
     state.pending.set(cmid, localMessage(cmid, { text }));
-    state.outbox.set(cmid, { frame });
+    state.outbox.set(cmid, { frame, sentAt: Date.now() });
     socket.send(frame);
     stopTyping();
     els.input.value = "";
@@ -314,11 +338,27 @@
       upload(cmid);
     } else {
       const frame = { type: "send", client_msg_id: cmid, text: local.text };
-      state.outbox.set(cmid, { frame });
+      state.outbox.set(cmid, { frame, sentAt: Date.now() });
       socket.send(frame);
     }
     render();
   }
+
+  /** Resend what the server has not acknowledged (same client_msg_id: never stored twice).
+   * On (re)connect everything goes; otherwise only frames unanswered for 5 s (a frame the
+   * server dropped under its rate limit gets no answer at all). */
+  function flushOutbox(all) {
+    const now = Date.now();
+    for (const [cmid, entry] of state.outbox) {
+      if (entry.frame && (all || now - entry.sentAt > 5000)) {
+        entry.sentAt = now;
+        socket.send(entry.frame);
+      } else if (entry.file && all) upload(cmid);
+    }
+  }
+  window.setInterval(() => {
+    if (socket.isOpen()) flushOutbox(false);
+  }, 2500);
 
   // --- Typing ---------------------------------------------------------------------------
 

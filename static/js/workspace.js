@@ -102,6 +102,7 @@
     modes: new Map(),
     customer: null,
     hellos: 0,
+    online: new Map(), // shop id -> Set of online agent ids (hello, presence frames)
   };
 
   // --- Small helpers --------------------------------------------------------------------
@@ -209,8 +210,18 @@
     if (s.gapTimer) return;
     s.gapTimer = window.setTimeout(() => {
       s.gapTimer = null;
-      if (s.seen.size) socket.send({ type: "resync", conversations: { [id]: s.held } });
+      if (s.seen.size) resync([id]);
     }, 1500);
+  }
+
+  /** Ask for missed history of these conversations (the server takes 100 per frame). */
+  function resync(ids) {
+    const list = Array.from(ids);
+    for (let i = 0; i < list.length; i += 100) {
+      const conversations = {};
+      for (const id of list.slice(i, i + 100)) conversations[id] = seqState(id).held;
+      socket.send({ type: "resync", conversations });
+    }
   }
 
   // --- Conversations and the list -------------------------------------------------------
@@ -437,7 +448,7 @@
           /* event lines are context only */
         }
         t.loaded = true;
-        if (page.last_seq > seqState(id).held) socket.send({ type: "resync", conversations: { [id]: seqState(id).held } });
+        if (page.last_seq > seqState(id).held) resync([id]);
       } catch (err) {
         toast(S.loadFailed, "error");
       } finally {
@@ -640,9 +651,11 @@
     const assigneeId = current.assignee ? current.assignee.id : "";
     const options = [h("option", { value: "" }, S.unassigned)];
     const seen = new Set();
+    const online = state.online.get(conv.shop_id);
     for (const m of members) {
       seen.add(m.id);
-      options.push(h("option", { value: m.id }, m.id === me.id ? `${m.nickname} (${S.me})` : m.nickname));
+      const dot = online ? (online.has(m.id) || m.id === me.id ? "● " : "○ ") : "";
+      options.push(h("option", { value: m.id }, dot + (m.id === me.id ? `${m.nickname} (${S.me})` : m.nickname)));
     }
     if (current.assignee && !seen.has(current.assignee.id)) options.push(h("option", { value: current.assignee.id }, current.assignee.nickname));
     els.assign.replaceChildren(...options);
@@ -867,7 +880,7 @@
       _pending: true,
     };
     thread(id).pending.set(cmid, local);
-    state.outbox.set(cmid, { convId: id, frame });
+    state.outbox.set(cmid, { convId: id, frame, sentAt: Date.now() });
     socket.send(frame);
     stopTyping();
     els.input.value = "";
@@ -949,15 +962,22 @@
       return;
     }
     const frame = { type: local.is_private ? "note" : "send", client_msg_id: cmid, conversation_id: local.conversation_id, text: local.text };
-    state.outbox.set(cmid, { convId: local.conversation_id, frame });
+    state.outbox.set(cmid, { convId: local.conversation_id, frame, sentAt: Date.now() });
     socket.send(frame);
     renderThread();
   }
 
-  function flushOutbox() {
+  /** Resend what the server has not acknowledged, with the same client_msg_id (a retry of a
+   * stored message is answered with it, never stored twice). On (re)connect everything goes;
+   * otherwise frames unanswered for 5 s (one dropped under the server's rate limit gets no
+   * answer at all). */
+  function flushOutbox(all) {
+    const now = Date.now();
     for (const [cmid, entry] of state.outbox) {
-      if (entry.frame) socket.send(entry.frame);
-      else if (entry.files) upload(cmid);
+      if (entry.frame && (all || now - entry.sentAt > 5000)) {
+        entry.sentAt = now;
+        socket.send(entry.frame);
+      } else if (entry.files && all) upload(cmid);
     }
   }
 
@@ -1000,11 +1020,11 @@
     switch (frame.type) {
       case "hello": {
         state.hellos += 1;
-        const conversations = {};
-        for (const id of new Set([...state.convs.keys(), ...state.threads.keys()])) conversations[id] = seqState(id).held;
-        if (Object.keys(conversations).length) socket.send({ type: "resync", conversations });
+        for (const shop of frame.shops || []) state.online.set(shop.id, new Set(shop.online_user_ids || []));
+        // Loaded threads first: they are what the agent is looking at.
+        resync(new Set([...state.threads.keys(), ...state.listed, ...state.convs.keys()]));
         for (const t of state.threads.values()) t.readSent = 0;
-        flushOutbox();
+        flushOutbox(true);
         if (state.hellos > 1) refreshFirstPage();
         if (state.activeId !== null) markRead(state.activeId);
         break;
@@ -1021,6 +1041,7 @@
         break;
       case "resync.done":
         raiseHeld(frame.conversation_id, frame.last_seq);
+        if (frame.more) resync([frame.conversation_id]);
         if (frame.conversation_id === state.activeId) markRead(state.activeId);
         break;
       case "typing":
@@ -1037,9 +1058,20 @@
         if (entry) {
           failPending(entry.convId, ref, frame.message);
           toast(fmt(S.sendFailed, { message: frame.message }), "error");
-        } else if (frame.code !== "rate_limited" || ref !== "typing") {
+        } else if (!["rate_limited", "not_found"].includes(frame.code) && !["typing", "read", "resync"].includes(ref)) {
           toast(frame.message || S.error, "error");
         }
+        break;
+      }
+      case "presence": {
+        for (const shop of cfg.shops) {
+          const online = state.online.get(shop.id);
+          if (!online) continue;
+          if (frame.online) online.add(frame.user_id);
+          else online.delete(frame.user_id);
+        }
+        const conv = state.convs.get(state.activeId);
+        if (conv) fillAssignSelect(conv);
         break;
       }
       default:
@@ -1089,6 +1121,10 @@
       renderTyping();
     }
   }, 1000);
+
+  window.setInterval(() => {
+    if (socket.isOpen()) flushOutbox(false);
+  }, 2500);
 
   // --- Lightbox and help ----------------------------------------------------------------
 
