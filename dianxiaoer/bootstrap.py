@@ -133,7 +133,8 @@ def print_banner(url: str) -> None:
     print(
         f"\n{line}\n"
         f"  店小二 dianxiaoer is running:  {url}\n"
-        f"  Agent inbox: {url}inbox/    Admin: {url}admin/    API docs: {url}api/docs/\n\n"
+        f"  Agent inbox: {url}inbox/    Admin: {url}admin/    API docs: {url}api/docs/\n"
+        f"  Buyer chat (try it in another browser): {url}chat/xiaoer-flagship/  ·  {url}chat/xiaoer-jd/\n\n"
         f"  Demo logins (username / password, 客服昵称):\n{rows}\n\n"
         f"  Press Ctrl-C to stop the web server and the worker.\n"
         f"{line}\n",
