@@ -265,45 +265,30 @@ class ConversationAssignApi(APIView):
         return Response(ConversationSerializer(conversation).data)
 
 
-class _StatusChangeApi(APIView):
-    service = None
+class EmptyBodySerializer(BodySerializer):
+    """No fields: an empty body (or none); anything else is refused."""
 
-    class InputSerializer(BodySerializer):
-        pass
 
+class ConversationResolveApi(APIView):
+    """``POST conversations/<id>/resolve/``: mark it resolved."""
+
+    @extend_schema(operation_id="conversations_resolve", request=None, responses={200: ConversationSerializer, 404: ERRORS[404]})
     def post(self, request: Request, conversation_id: int) -> Response:
         conversation = _conversation(request, conversation_id)
-        validated(self.InputSerializer, request.data)
-        conversation = type(self).service(conversation=conversation, actor=request.user)
+        validated(EmptyBodySerializer, request.data)
+        conversation = services.conversation_resolve(conversation=conversation, actor=request.user)
         return Response(ConversationSerializer(conversation).data)
 
 
-class ConversationResolveApi(_StatusChangeApi):
-    """``POST conversations/<id>/resolve/``: mark it resolved."""
-
-    service = staticmethod(services.conversation_resolve)
-
-    @extend_schema(
-        operation_id="conversations_resolve",
-        request=None,
-        responses={200: ConversationSerializer, 404: ERRORS[404]},
-    )
-    def post(self, request: Request, conversation_id: int) -> Response:
-        return super().post(request, conversation_id)
-
-
-class ConversationReopenApi(_StatusChangeApi):
+class ConversationReopenApi(APIView):
     """``POST conversations/<id>/reopen/``: open it again."""
 
-    service = staticmethod(services.conversation_reopen)
-
-    @extend_schema(
-        operation_id="conversations_reopen",
-        request=None,
-        responses={200: ConversationSerializer, 404: ERRORS[404]},
-    )
+    @extend_schema(operation_id="conversations_reopen", request=None, responses={200: ConversationSerializer, 404: ERRORS[404]})
     def post(self, request: Request, conversation_id: int) -> Response:
-        return super().post(request, conversation_id)
+        conversation = _conversation(request, conversation_id)
+        validated(EmptyBodySerializer, request.data)
+        conversation = services.conversation_reopen(conversation=conversation, actor=request.user)
+        return Response(ConversationSerializer(conversation).data)
 
 
 class ConversationReadApi(APIView):
