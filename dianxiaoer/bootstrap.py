@@ -219,11 +219,16 @@ def ensure_chromium() -> None:
 
 
 def has_target(pytest_args: list[str]) -> bool:
-    """True when the arguments already name test files or folders."""
+    """True when the arguments already name test files or folders (``tests/inbox``, ``x.py::t``).
+
+    Bare words are not taken as paths: they are usually option values (``-k accounts``).
+    """
     for arg in pytest_args:
         if arg.startswith("-"):
             continue
-        if (REPO / arg.split("::", 1)[0]).exists():
+        path = arg.split("::", 1)[0]
+        looks_like_path = "::" in arg or "/" in path or path.endswith(".py") or path == "tests"
+        if looks_like_path and (REPO / path).exists():
             return True
     return False
 
