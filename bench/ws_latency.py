@@ -1,0 +1,427 @@
+#!/usr/bin/env python
+"""Buyer-to-agent delivery over the real websockets, and a bare echo as the floor.
+
+    .venv/bin/python bench/ws_latency.py --buyers 500 --agents 50 --interval 2 --duration 20
+
+Starts daphne itself on loopback: one process on the embedded (in-memory) layer, or two
+with ``REDIS_URL`` set (buyers on the first, agents on the second, so every message crosses
+Redis). The database is a fresh SQLite file in a temporary folder, or a fresh database on the
+server of ``DATABASE_URL`` (dropped afterwards). It seeds one shop with N buyers (each with an
+open conversation and a session token) and M agents (each with a login session), connects
+them all with the ``websockets`` library, and has every buyer send one message every
+``interval`` seconds (random phase). Agents time the arrival of each ``message.created``;
+the script prints messages/s, p50/p99 buyer-to-agent latency, lost and duplicated
+deliveries, and the CPU each server process used. Then it runs the same load of frames
+against a bare echo consumer (``bench/echo_asgi.py``) and prints its round-trip times.
+
+Everything stops by itself: sends end after ``--duration`` s, deliveries are awaited at most
+``--drain`` s more, and the servers are terminated on exit.
+"""
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from contextlib import contextmanager
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+SEED = r"""
+import json
+import sys
+
+import django
+
+django.setup()
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+
+from accounts.models import Membership, Organization, Shop, User
+from customers.models import Customer
+from inbox import services
+from inbox.buyer_identity import session_token_issue
+from inbox.models import Channel
+
+buyers, agents, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+shop = Shop.objects.create(organization=Organization.objects.create(name="压测"), name="压测店", slug="bench")
+channel = Channel.objects.create(shop=shop, kind="web", name="网页聊天")
+sessions = []
+for n in range(agents):
+    user = User.objects.create_user(f"bench-agent-{n}", display_name=f"客服{n}")
+    Membership.objects.create(user=user, shop=shop, role="agent")
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    sessions.append(session.session_key)
+customers = Customer.objects.bulk_create(
+    [Customer(shop=shop, platform_buyer_id=f"bench-{n}", nickname=f"买家{n}") for n in range(buyers)]
+)
+for customer in customers:
+    services.conversation_open(channel=channel, customer=customer)
+tokens = [session_token_issue(customer) for customer in customers]
+with open(out, "w") as handle:
+    json.dump({"slug": shop.slug, "sessions": sessions, "tokens": tokens}, handle)
+"""
+
+
+# --- Processes --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+@contextmanager
+def shared_database(tmp: Path):
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        yield {"DXE_VAR_DIR": str(tmp)}
+        return
+    import psycopg2
+
+    parts = urllib.parse.urlsplit(url)
+    name = f"dxe_bench_{os.getpid()}"
+    connection = psycopg2.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=urllib.parse.unquote(parts.username or ""),
+        password=urllib.parse.unquote(parts.password or ""),
+        dbname=parts.path.lstrip("/") or "postgres",
+    )
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield {"DXE_VAR_DIR": str(tmp), "DATABASE_URL": parts._replace(path=f"/{name}").geturl()}
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.close()
+
+
+def child_env(extra: dict) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="dianxiaoer.settings",
+        SECRET_KEY="bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz-0123456789",
+        DEBUG="0",
+        HTTPS="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="ERROR",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def daphne(env: dict, count: int, app: str, logs: Path):
+    processes, ports = [], []
+    try:
+        for n in range(count):
+            port = free_port()
+            log = logs / f"daphne-{app.split(':')[0]}-{n}.log"
+            with log.open("wb") as handle:
+                process = subprocess.Popen(
+                    [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), app],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                )
+            processes.append(process)
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"daphne exited:\n{log.read_text()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"daphne did not start:\n{log.read_text()}") from None
+                    time.sleep(0.1)
+            ports.append(port)
+        yield ports, [p.pid for p in processes]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+# --- Measuring --------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ms(value: float) -> str:
+    return f"{value * 1000:.1f} ms"
+
+
+async def open_many(factories, concurrency: int = 50) -> list:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(factory):
+        async with gate:
+            return await factory()
+
+    return await asyncio.gather(*(one(f) for f in factories))
+
+
+async def run_product(args, ports: list[int], seed: dict) -> dict:
+    buyer_port, agent_port = ports[0], ports[-1]
+    sent: dict[str, float] = {}
+    ack_latency: list[float] = []
+    delivery: list[float] = []
+    seen: set[tuple[int, str]] = set()
+    duplicates = 0
+    errors: list[dict] = []
+
+    async def open_agent(session: str):
+        ws = await connect(
+            f"ws://127.0.0.1:{agent_port}/ws/agent/",
+            origin=f"http://127.0.0.1:{agent_port}",
+            additional_headers={"Cookie": f"sessionid={session}"},
+            open_timeout=60,
+            max_queue=None,
+        )
+        await ws.recv()  # hello
+        return ws
+
+    async def open_buyer(token: str):
+        ws = await connect(
+            f"ws://127.0.0.1:{buyer_port}/ws/chat/{seed['slug']}/?t={token}",
+            origin=f"http://127.0.0.1:{buyer_port}",
+            open_timeout=60,
+            max_queue=None,
+        )
+        await ws.recv()  # hello
+        return ws
+
+    agents = await open_many([lambda s=s: open_agent(s) for s in seed["sessions"]])
+    buyers = await open_many([lambda t=t: open_buyer(t) for t in seed["tokens"]])
+    print(f"  connected {len(buyers)} buyers (port {buyer_port}) and {len(agents)} agents (port {agent_port})")
+
+    async def agent_reader(index: int, ws) -> None:
+        nonlocal duplicates
+        async for raw in ws:
+            if '"message.created"' not in raw:
+                continue
+            arrived = time.perf_counter()
+            frame = json.loads(raw)
+            client_msg_id = frame["event"]["message"]["client_msg_id"]
+            started = sent.get(client_msg_id)
+            if started is None:
+                continue
+            key = (index, client_msg_id)
+            if key in seen:
+                duplicates += 1
+                continue
+            seen.add(key)
+            delivery.append(arrived - started)
+
+    async def buyer_reader(ws) -> None:
+        async for raw in ws:
+            if raw.startswith('{"type":"ack"'):
+                frame = json.loads(raw)
+                ack_latency.append(time.perf_counter() - sent[frame["client_msg_id"]])
+            elif raw.startswith('{"type":"error"'):
+                errors.append(json.loads(raw))
+
+    stop_at = time.perf_counter() + args.duration
+
+    async def buyer_writer(index: int, ws) -> None:
+        await asyncio.sleep(random.random() * args.interval)
+        n = 0
+        while time.perf_counter() < stop_at:
+            client_msg_id = f"b{index}-{n}"
+            sent[client_msg_id] = time.perf_counter()
+            await ws.send(json.dumps({"type": "send", "client_msg_id": client_msg_id, "text": f"压测消息 {n}"}))
+            n += 1
+            await asyncio.sleep(args.interval)
+
+    readers = [asyncio.create_task(agent_reader(i, ws)) for i, ws in enumerate(agents)]
+    readers += [asyncio.create_task(buyer_reader(ws)) for ws in buyers]
+    started = time.perf_counter()
+    await asyncio.gather(*(buyer_writer(i, ws) for i, ws in enumerate(buyers)))
+    send_window = time.perf_counter() - started
+    expected = len(sent) * len(agents)
+    drain_until = time.perf_counter() + args.drain
+    while (len(seen) < expected or len(ack_latency) < len(sent)) and time.perf_counter() < drain_until:
+        await asyncio.sleep(0.1)
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*(ws.close() for ws in agents + buyers), return_exceptions=True)
+    return {
+        "sent": len(sent),
+        "acked": len(ack_latency),
+        "send_window": send_window,
+        "expected": expected,
+        "delivered": len(seen),
+        "lost": expected - len(seen),
+        "duplicates": duplicates,
+        "delivery": delivery,
+        "ack": ack_latency,
+        "errors": errors,
+    }
+
+
+async def run_echo(args, port: int) -> dict:
+    rtt: list[float] = []
+    sent = 0
+    sockets = await open_many(
+        [lambda: connect(f"ws://127.0.0.1:{port}/echo/", open_timeout=60, max_queue=None)] * args.buyers
+    )
+
+    async def reader(ws) -> None:
+        async for raw in ws:
+            rtt.append(time.perf_counter() - json.loads(raw)["t"])
+
+    stop_at = time.perf_counter() + args.duration
+
+    async def writer(index: int, ws) -> None:
+        nonlocal sent
+        await asyncio.sleep(random.random() * args.interval)
+        n = 0
+        while time.perf_counter() < stop_at:
+            sent += 1
+            frame = {"type": "send", "client_msg_id": f"b{index}-{n}", "text": f"压测消息 {n}", "t": time.perf_counter()}
+            await ws.send(json.dumps(frame))
+            n += 1
+            await asyncio.sleep(args.interval)
+
+    readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+    await asyncio.gather(*(writer(i, ws) for i, ws in enumerate(sockets)))
+    drain_until = time.perf_counter() + args.drain
+    while len(rtt) < sent and time.perf_counter() < drain_until:
+        await asyncio.sleep(0.1)
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return {"sent": sent, "received": len(rtt), "rtt": rtt}
+
+
+# --- Main ---------------------------------------------------------------------------------
+
+
+def report_product(layer: str, args, result: dict, cpu: list[float], client_cpu: float) -> None:
+    rate = result["acked"] / args.duration
+    tuned = " (persistent SQLite connections)" if args.sqlite_persistent else ""
+    print(f"\n== product, {layer} layer{tuned}: {args.buyers} buyers, {args.agents} agents, one message per buyer every {args.interval} s")
+    print(f"  messages sent {result['sent']}, acked {result['acked']} -> {rate:.1f} messages/s stored")
+    print(
+        f"  agent deliveries {result['delivered']}/{result['expected']} "
+        f"({result['delivered'] / max(1, result['send_window']):.0f} frames/s), lost {result['lost']}, duplicated {result['duplicates']}"
+    )
+    d, a = result["delivery"], result["ack"]
+    print(f"  buyer->agent latency p50 {ms(percentile(d, .5))}, p99 {ms(percentile(d, .99))}, max {ms(max(d) if d else float('nan'))}")
+    print(f"  buyer send->ack      p50 {ms(percentile(a, .5))}, p99 {ms(percentile(a, .99))}")
+    print(f"  server CPU seconds per process {', '.join(f'{c:.1f}' for c in cpu)}; bench client {client_cpu:.1f}")
+    if result["errors"]:
+        codes = {}
+        for error in result["errors"]:
+            codes[error["code"]] = codes.get(error["code"], 0) + 1
+        print(f"  error frames: {codes}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--buyers", type=int, default=50)
+    parser.add_argument("--agents", type=int, default=5)
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between one buyer's messages")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of sending")
+    parser.add_argument("--drain", type=float, default=15.0, help="at most this long to wait for late deliveries")
+    parser.add_argument("--layer", choices=["auto", "memory", "redis"], default="auto")
+    parser.add_argument(
+        "--sqlite-persistent",
+        action="store_true",
+        help="keep SQLite connections open between queries (CONN_MAX_AGE=None); the product default closes "
+        "them after every socket frame, and closing the last WAL connection checkpoints and fsyncs",
+    )
+    parser.add_argument("--skip-echo", action="store_true")
+    parser.add_argument("--skip-product", action="store_true")
+    args = parser.parse_args()
+
+    redis_url = os.environ.get("REDIS_URL", "")
+    layer = args.layer if args.layer != "auto" else ("redis" if redis_url else "memory")
+    if layer == "redis" and not redis_url:
+        parser.error("--layer redis needs REDIS_URL")
+
+    with tempfile.TemporaryDirectory(prefix="dxe-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        if not args.skip_product:
+            with shared_database(tmp) as db_env:
+                env = child_env({**db_env, **({"REDIS_URL": redis_url} if layer == "redis" else {})})
+                if args.sqlite_persistent and "DATABASE_URL" not in db_env:
+                    (tmp / "bench_settings.py").write_text(
+                        "from dianxiaoer.settings import *  # noqa\nDATABASES['default']['CONN_MAX_AGE'] = None\n"
+                    )
+                    env.update(DJANGO_SETTINGS_MODULE="bench_settings", PYTHONPATH=f"{ROOT}:{tmp}")
+                python = str(BIN / "python")
+                print(f"preparing database ({'PostgreSQL' if 'DATABASE_URL' in db_env else 'SQLite'}) ...")
+                subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+                seed_file = tmp / "seed.json"
+                subprocess.run(
+                    [python, "-c", SEED, str(args.buyers), str(args.agents), str(seed_file)], cwd=ROOT, env=env, check=True
+                )
+                seed = json.loads(seed_file.read_text())
+                with daphne(env, 2 if layer == "redis" else 1, "dianxiaoer.asgi:application", tmp) as (ports, pids):
+                    before = [cpu_seconds(pid) for pid in pids]
+                    client_before = resource.getrusage(resource.RUSAGE_SELF)
+                    result = asyncio.run(
+                        asyncio.wait_for(run_product(args, ports, seed), timeout=args.duration + args.drain + 180)
+                    )
+                    cpu = [cpu_seconds(pid) - b for pid, b in zip(pids, before)]
+                    client_after = resource.getrusage(resource.RUSAGE_SELF)
+                client_cpu = (client_after.ru_utime + client_after.ru_stime) - (client_before.ru_utime + client_before.ru_stime)
+                report_product(layer, args, result, cpu, client_cpu)
+
+        if not args.skip_echo:
+            env = child_env({})
+            env.pop("DJANGO_SETTINGS_MODULE")
+            with daphne(env, 1, "bench.echo_asgi:application", tmp) as (ports, pids):
+                before = cpu_seconds(pids[0])
+                result = asyncio.run(asyncio.wait_for(run_echo(args, ports[0]), timeout=args.duration + 120))
+                cpu = cpu_seconds(pids[0]) - before
+            rtt = result["rtt"]
+            print(f"\n== floor: bare echo consumer, {args.buyers} clients, one frame each every {args.interval} s")
+            print(
+                f"  frames {result['sent']}, echoed {result['received']}; round trip p50 {ms(percentile(rtt, .5))}, "
+                f"p99 {ms(percentile(rtt, .99))}; server CPU {cpu:.1f} s"
+            )
+
+
+if __name__ == "__main__":
+    main()
