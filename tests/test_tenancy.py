@@ -208,6 +208,7 @@ def kwarg_values(v: Victim, *, admin_site: bool) -> dict[str, object]:
         "user_id": v.agent.pk,
         "member_id": v.agent.pk,
         "seq": v.message.seq,
+        "unknown_path": f"conversations/{v.conversation.pk}/no-such-action/",
     }
     if admin_site:
         # Django admin: staff only. Point every admin URL at a row of the victim shop anyway.

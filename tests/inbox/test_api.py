@@ -655,3 +655,10 @@ def test_other_customers_are_untouched_by_sends(api, conversation, shop):
     api.post(url(conversation, "messages/"), {"text": "hi"}, format="json")
     other.refresh_from_db()
     assert other.last_seq == 0
+
+
+def test_unknown_api_path_is_a_json_404(client, agent):
+    client.force_login(agent)
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

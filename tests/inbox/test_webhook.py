@@ -15,6 +15,13 @@ from orders.models import Order
 
 from ..factories import ChannelFactory, CustomerFactory, OrderFactory
 
+
+@pytest.fixture
+def client(client):
+    """Adapters ask for English; messages are asserted in English (the UI default is Chinese)."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
 SECRET = "test-webhook-secret"
 
 
