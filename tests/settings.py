@@ -11,3 +11,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 MEDIA_ROOT = VAR_DIR / "media"  # noqa: F405
+# WhiteNoise warns on every request when STATIC_ROOT is missing; tests serve no static files.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
