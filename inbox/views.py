@@ -85,6 +85,7 @@ def _workspace_strings() -> dict[str, str]:
         "unassignedLine": _("Unassigned"),
         "statusChangedLine": _("Status changed to %(status)s"),
         "me": _("me"),
+        "visitor": _("Visitor %(id)s"),
         "status_open": _("Open"),
         "status_pending": _("Pending"),
         "status_snoozed": _("Snoozed"),

@@ -32,6 +32,7 @@
     agentRead: new Map(), // conversation id -> the shop has read the buyer's messages up to here
     readSent: 0,
     conversationId: null,
+    socketConv: null, // the conversation the socket follows (gets live events of)
     typingUntil: 0,
     typingName: "",
   };
@@ -172,6 +173,7 @@
         // History since what we hold: the current conversation (seq 0 on a fresh page), and
         // the one we were in if another tab has moved the buyer on since.
         const previous = state.conversationId;
+        state.socketConv = frame.conversation_id || null;
         follow(frame.conversation_id);
         if (frame.conversation_id) socket.send({ type: "resync", conversation_id: frame.conversation_id, last_seq: heldOf(frame.conversation_id) });
         else socket.send({ type: "resync", last_seq: 0 });
@@ -184,6 +186,7 @@
         break;
       case "ack":
         if (frame.message) {
+          state.socketConv = frame.message.conversation_id;
           follow(frame.message.conversation_id);
           addMessage(frame.message);
           render();
@@ -191,6 +194,7 @@
         state.outbox.delete(frame.client_msg_id);
         break;
       case "resync.done":
+        if (frame.conversation_id && frame.conversation_id === state.conversationId) state.socketConv = frame.conversation_id;
         if (frame.conversation_id) {
           hold(frame.conversation_id, frame.last_seq);
           if (frame.more) socket.send({ type: "resync", conversation_id: frame.conversation_id, last_seq: heldOf(frame.conversation_id) });
@@ -298,8 +302,12 @@
       const res = await fetch(cfg.upload, { method: "POST", body: form, headers: { "X-Dxe-Session": token }, credentials: "same-origin" });
       const body = await res.json().catch(() => null);
       if (res.ok && body) {
+        follow(body.conversation_id);
         addMessage(body);
         render();
+        // An upload that started a conversation does not move the socket to it: a resync
+        // without conversation_id makes the server follow the buyer's current conversation.
+        if (body.conversation_id !== state.socketConv) socket.send({ type: "resync", last_seq: heldOf(body.conversation_id) });
       } else if (res.status >= 400 && res.status < 500) {
         const local = state.pending.get(cmid);
         state.outbox.delete(cmid);

@@ -147,7 +147,14 @@
   }
 
   const initial = (text) => (text || "?").trim().slice(0, 1).toUpperCase();
-  const buyerName = (conv) => (conv.customer && (conv.customer.nickname || conv.customer.platform_buyer_id)) || `#${conv.id}`;
+  /** A buyer's display name: the nickname, else "访客 1a2b3c" for anonymous web visitors. */
+  function customerName(customer) {
+    if (!customer) return "";
+    if (customer.nickname) return customer.nickname;
+    const id = customer.platform_buyer_id || "";
+    return id.startsWith("visitor-") ? fmt(S.visitor, { id: id.slice(8, 14) }) : id;
+  }
+  const buyerName = (conv) => customerName(conv.customer) || `#${conv.id}`;
   const statusLabel = (status) => S[`status_${status}`] || status;
   const channelLabel = (channel) => (channel ? S[`channel_${channel.kind}`] || channel.name : "");
 
@@ -726,7 +733,7 @@
 
   function renderCustomer(c) {
     state.customer = c;
-    const name = c.nickname || c.platform_buyer_id;
+    const name = customerName(c);
     els.custName.textContent = name;
     paintAvatar(els.custAvatar, name, c.id);
     els.custBuyerId.textContent = c.platform_buyer_id || "";
@@ -751,15 +758,26 @@
           "span",
           { class: "tag" },
           name,
-          h("button", { type: "button", class: "tag-x", "aria-label": `× ${name}`, onclick: () => saveCustomer({ tags: tags.filter((t) => t !== name) }) }, "×")
+          h("button", { type: "button", class: "tag-x", "aria-label": `× ${name}`, onclick: () => saveCustomer((c) => ({ tags: (c.tags || []).filter((t) => t !== name) })) }, "×")
         )
       )
     );
   }
 
-  async function saveCustomer(changes) {
+  /** PATCH the shown customer. Saves run one after another, and `changes` may be a function
+   * of the customer as the previous save left it: two quick tag edits never undo each other. */
+  let saving = Promise.resolve();
+  function saveCustomer(changes) {
+    const run = saving.then(() => saveCustomerNow(changes));
+    saving = run.catch(() => null);
+    return run;
+  }
+
+  async function saveCustomerNow(changesOrFn) {
     const c = state.customer;
     if (!c) return null;
+    const changes = typeof changesOrFn === "function" ? changesOrFn(c) : changesOrFn;
+    if (!changes) return null;
     try {
       const updated = await api(`customers/${c.id}/`, { method: "PATCH", json: changes });
       if (state.customer && state.customer.id === updated.id) renderCustomer(updated);
@@ -1236,8 +1254,9 @@
     e.preventDefault();
     const name = els.tagInput.value.trim();
     if (!name || !state.customer) return;
-    const tags = state.customer.tags || [];
-    if (!tags.includes(name) && (await saveCustomer({ tags: [...tags, name] }))) els.tagInput.value = "";
+    els.tagInput.value = "";
+    const saved = await saveCustomer((c) => ((c.tags || []).includes(name) ? null : { tags: [...(c.tags || []), name] }));
+    if (saved === null && !(state.customer.tags || []).includes(name)) els.tagInput.value = name; // refused: give it back
   });
   async function saveNotes() {
     if (!state.customer || els.notes.value === els.notes.dataset.saved) return;

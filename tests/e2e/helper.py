@@ -1,0 +1,155 @@
+"""The browser tests' hands in the database: a child process speaking JSON lines.
+
+The browser tests do not use pytest-django's test database: the app under test runs in a
+daphne subprocess, and it needs a database both it and the test can reach (an in-memory
+SQLite one cannot be shared between processes). ``conftest.py`` creates a dedicated database,
+starts daphne on it, and starts this process on it too; a test seeds rows and reads them back
+through :class:`tests.e2e.conftest.Helper`, one JSON line per call:
+
+    -> {"op": "seed", "args": {...}}
+    <- {"ok": true, "result": ...}   or   {"ok": false, "error": "..."}
+
+Every write goes through the services, like real traffic.
+"""
+import json
+import sys
+import traceback
+import uuid
+
+import django
+
+OUT = sys.stdout
+sys.stdout = sys.stderr  # nothing but answers may reach the test on the real stdout
+
+django.setup()
+
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
+from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
+from django.db import close_old_connections  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import Membership, Organization, Role, Shop, User  # noqa: E402
+from customers.models import Customer  # noqa: E402
+from customers.services import customer_get_or_create  # noqa: E402
+from inbox import buyer_identity, services  # noqa: E402
+from inbox.models import Channel, Conversation, Message  # noqa: E402
+from orders.models import Order  # noqa: E402
+
+PASSWORD = "e2e-pass-123456"
+
+
+def _session_for(user: User) -> str:
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def _agent(user: User) -> dict:
+    return {"id": user.pk, "username": user.username, "password": PASSWORD, "nickname": user.nickname, "session": _session_for(user)}
+
+
+def op_seed(*, shop_name: str = "测试旗舰店", agents: list[str] = ("小美",), role: str = Role.AGENT) -> dict:
+    """A shop with a web channel and its agents (each with a ready login session)."""
+    tag = uuid.uuid4().hex[:8]
+    shop = Shop.objects.create(organization=Organization.objects.create(name=f"商家{tag}"), name=shop_name, slug=f"e2e-{tag}")
+    channel = Channel.objects.create(shop=shop, kind=Channel.Kind.WEB, name="网页聊天")
+    people = []
+    for n, nickname in enumerate(agents):
+        user = User.objects.create_user(f"e2e-{tag}-{n}", password=PASSWORD, display_name=nickname)
+        Membership.objects.create(user=user, shop=shop, role=role)
+        people.append(_agent(user))
+    return {"shop": {"id": shop.pk, "slug": shop.slug, "name": shop.name}, "channel_id": channel.pk, "agents": people}
+
+
+def op_user_without_shop() -> dict:
+    user = User.objects.create_user(f"e2e-loner-{uuid.uuid4().hex[:8]}", password=PASSWORD, display_name="无店铺")
+    return _agent(user)
+
+
+def _channel(slug: str) -> Channel:
+    return Channel.objects.get(shop__slug=slug, kind=Channel.Kind.WEB)
+
+
+def op_buyer_message(*, slug: str, buyer_id: str, text: str, nickname: str = "") -> dict:
+    message, _ = services.buyer_message_receive(
+        channel=_channel(slug), platform_buyer_id=buyer_id, nickname=nickname, text=text
+    )
+    return {"conversation_id": message.conversation_id, "customer_id": message.conversation.customer_id, "seq": message.seq}
+
+
+def op_shop_token(*, slug: str, buyer_id: str, nickname: str = "") -> str:
+    return buyer_identity.shop_token_sign(channel=_channel(slug), buyer_id=buyer_id, nickname=nickname)
+
+
+def op_order(*, slug: str, buyer_id: str, number: str, amount: str, title: str) -> int:
+    shop = Shop.objects.get(slug=slug)
+    customer = customer_get_or_create(shop=shop, platform_buyer_id=buyer_id)
+    order = Order.objects.create(
+        shop=shop,
+        customer=customer,
+        platform_order_id=number,
+        status=Order.Status.PAID,
+        total_amount=amount,
+        items=[{"title": title, "sku": "", "quantity": 1, "price": amount}],
+        placed_at=timezone.now(),
+    )
+    return order.pk
+
+
+def op_messages(*, conversation_id: int) -> list[dict]:
+    return [
+        {
+            "seq": m.seq,
+            "sender_kind": m.sender_kind,
+            "text": m.text,
+            "is_private": m.is_private,
+            "client_msg_id": m.client_msg_id,
+            "images": m.attachments.count(),
+        }
+        for m in Message.objects.filter(conversation_id=conversation_id).order_by("seq")
+    ]
+
+
+def op_conversations(*, slug: str) -> list[dict]:
+    return [
+        {
+            "id": c.pk,
+            "buyer_id": c.customer.platform_buyer_id,
+            "nickname": c.customer.nickname,
+            "status": c.status,
+            "assignee_id": c.assignee_id,
+            "agent_last_read_seq": c.agent_last_read_seq,
+            "buyer_last_read_seq": c.buyer_last_read_seq,
+        }
+        for c in Conversation.objects.filter(shop__slug=slug).select_related("customer").order_by("id")
+    ]
+
+
+def op_customer(*, customer_id: int) -> dict:
+    c = Customer.objects.get(pk=customer_id)
+    return {"notes": c.notes, "vip_level": c.vip_level, "tags": sorted(c.tags.values_list("name", flat=True))}
+
+
+OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}
+
+
+def main() -> None:
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        close_old_connections()
+        try:
+            request = json.loads(line)
+            result = OPS[request["op"]](**request.get("args", {}))
+            answer = {"ok": True, "result": result}
+        except Exception as exc:  # reported to the test, which raises it there
+            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"}
+        OUT.write(json.dumps(answer, ensure_ascii=False, default=str) + "\n")
+        OUT.flush()
+
+
+if __name__ == "__main__":
+    main()

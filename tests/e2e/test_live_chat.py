@@ -1,0 +1,236 @@
+"""The heart of the product, end to end: a buyer on the chat page and an agent in the workspace."""
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import png_file, shot
+
+pytestmark = pytest.mark.browser
+
+
+def buyer_page(browser, slug: str, **kwargs):
+    page = browser.page(mobile=True, **kwargs)
+    page.goto(browser.live.url(f"/chat/{slug}/"))
+    page.wait_for_selector('#conn-dot[data-state="open"]')
+    return page
+
+
+def thread_texts(page) -> list[str]:
+    return page.locator("#messages [data-testid=message] [data-testid=message-text]").all_inner_texts()
+
+
+def buyer_send(page, text: str) -> None:
+    page.fill("[data-testid=composer]", text)
+    page.keyboard.press("Enter")
+
+
+def pin(page, row):
+    """The same list row by conversation id, whatever its preview says later."""
+    return page.locator(f'[data-testid=conversation][data-id="{row.get_attribute("data-id")}"]')
+
+
+def wait_acked(page) -> None:
+    expect(page.locator("[data-testid=pending]")).to_have_count(0)
+
+
+def test_buyer_and_agent_chat_live(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+
+    workspace = browser.agent_page(agent)
+    expect(workspace.locator(".list-sentinel")).to_have_text("暂无会话")
+    buyer = buyer_page(browser, slug)
+
+    # The buyer writes; the agent's open workspace shows it without a reload, within a second.
+    buyer_send(buyer, "你好，这件卫衣有 XL 吗？")
+    started = time.monotonic()
+    row = workspace.locator("[data-testid=conversation]", has_text="你好，这件卫衣有 XL 吗？")
+    expect(row).to_be_visible(timeout=1000)
+    assert time.monotonic() - started < 1.0
+    row = pin(workspace, row)
+    expect(row.locator("[data-testid=unread]")).to_have_text("1")
+    wait_acked(buyer)
+    expect(buyer.locator("[data-testid=read-state]")).to_have_text("未读")
+
+    # A waiting buyer's wait time counts up live.
+    wait = row.locator(".wait")
+    first = wait.inner_text()
+    expect(wait).not_to_have_text(first, timeout=2500)
+
+    # Opening the thread marks it read: the buyer sees 已读, the badge goes.
+    row.click()
+    expect(workspace.locator("#messages [data-testid=message-text]")).to_have_text(["你好，这件卫衣有 XL 吗？"])
+    expect(buyer.locator("[data-testid=read-state]")).to_have_text("已读", timeout=2000)
+    expect(row.locator("[data-testid=unread]")).to_have_count(0)
+
+    # Typing shows on both sides.
+    buyer.fill("[data-testid=composer]", "还有")
+    buyer.type("[data-testid=composer]", "…")
+    expect(workspace.locator("#typing-line")).to_contain_text("正在输入", timeout=2000)
+    composer = workspace.locator("[data-testid=composer]")
+    composer.click()
+    composer.type("有的")
+    expect(buyer.locator("#typing")).to_contain_text("小美 正在输入", timeout=2000)
+
+    # The agent replies; the buyer sees it within a second, and the agent sees it read.
+    composer.fill("有的亲，XL 现货，今天下单今天发货～")
+    composer.press("Enter")
+    started = time.monotonic()
+    reply = buyer.locator("[data-testid=message][data-sender=agent]", has_text="有的亲，XL 现货")
+    expect(reply).to_be_visible(timeout=1000)
+    assert time.monotonic() - started < 1.0
+    expect(reply.locator(".msg-who")).to_have_text("小美")
+    expect(buyer.locator("#typing")).to_have_text("")
+    wait_acked(workspace)
+    mine = workspace.locator("#messages [data-testid=message][data-sender=agent]")
+    expect(mine.locator("[data-testid=read-state]")).to_have_text("已读", timeout=2000)
+    expect(composer).to_have_value("")
+
+    # Assign to me, resolve: the list row and the buyer follow.
+    workspace.click("[data-testid=assign-me]")
+    expect(row.locator(".conv-assignee")).to_have_text("我")
+    expect(workspace.locator("[data-testid=assign-select]")).to_have_value(str(agent["id"]))
+    workspace.click("[data-testid=resolve]")
+    expect(workspace.locator("[data-testid=thread-status]")).to_have_text("已解决")
+    expect(buyer.locator(".line")).to_contain_text(["本次会话已结束"])
+    shot(workspace, "workspace-chat")
+    shot(buyer, "buyer-chat")
+    workspace.click("[data-testid=reopen]")
+    expect(workspace.locator("[data-testid=thread-status]")).to_have_text("进行中")
+
+    (conversation,) = live.helper("conversations", slug=slug)
+    assert conversation["assignee_id"] == agent["id"]
+    assert [m["text"] for m in live.helper("messages", conversation_id=conversation["id"])] == [
+        "你好，这件卫衣有 XL 吗？",
+        "有的亲，XL 现货，今天下单今天发货～",
+    ]
+
+    # History survives a reload of the buyer page (resync from seq 0).
+    buyer.reload()
+    expect(buyer.locator("[data-testid=message-text]")).to_have_text(
+        ["你好，这件卫衣有 XL 吗？", "有的亲，XL 现货，今天下单今天发货～"]
+    )
+    expect(buyer.locator("[data-testid=read-state]")).to_have_text("已读")
+
+
+def test_agent_reconnects_and_shows_missed_messages_once_in_order(live, browser):
+    seed = live.helper("seed", agents=["阿强"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    workspace = browser.agent_page(agent)
+    buyer = buyer_page(browser, slug)
+    buyer_send(buyer, "在吗？")
+    row = pin(workspace, workspace.locator("[data-testid=conversation]", has_text="在吗？"))
+    row.click()
+    expect(workspace.locator("#messages [data-testid=message-text]")).to_have_text(["在吗？"])
+
+    # The agent's connection drops and stays down for a while.
+    workspace.evaluate("window.dxeSocket.drop(3000)")
+    expect(workspace.locator("#conn")).to_have_attribute("data-state", "offline")
+
+    # Meanwhile the buyer sends two messages, and the agent answers into the void.
+    buyer_send(buyer, "第一条：想问下尺码")
+    buyer_send(buyer, "第二条：身高175体重70")
+    wait_acked(buyer)
+    composer = workspace.locator("[data-testid=composer]")
+    composer.fill("稍等，我看一下")
+    composer.press("Enter")
+    expect(workspace.locator("[data-testid=pending]")).to_have_count(1)
+    assert "第一条：想问下尺码" not in thread_texts(workspace)
+
+    # It reconnects by itself, resyncs, and retries the unacknowledged send.
+    expect(workspace.locator("#conn")).to_have_attribute("data-state", "open", timeout=10_000)
+    expected = ["在吗？", "第一条：想问下尺码", "第二条：身高175体重70", "稍等，我看一下"]
+    expect(workspace.locator("#messages [data-testid=message-text]")).to_have_text(expected)
+    wait_acked(workspace)
+    time.sleep(0.5)  # anything duplicated would have arrived by now
+    assert thread_texts(workspace) == expected
+    seqs = workspace.locator("#messages [data-testid=message]").evaluate_all("els => els.map(e => Number(e.dataset.seq))")
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    expect(row).to_contain_text("稍等，我看一下")
+
+    # The buyer got the retried reply exactly once; the database holds each message once.
+    expect(buyer.locator("[data-testid=message-text]")).to_have_text(expected)
+    (conversation,) = live.helper("conversations", slug=slug)
+    assert [m["text"] for m in live.helper("messages", conversation_id=conversation["id"])] == expected
+
+    # The buyer side reconnects the same way.
+    buyer.evaluate("window.dxeSocket.drop(1500)")
+    composer.fill("请问还在吗？")
+    composer.press("Enter")
+    expect(buyer.locator("[data-testid=message-text]")).to_have_text([*expected, "请问还在吗？"], timeout=10_000)
+
+
+def test_image_round_trip(live, browser, tmp_path):
+    seed = live.helper("seed", agents=["小雪"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    workspace = browser.agent_page(agent)
+    buyer = buyer_page(browser, slug)
+
+    buyer.set_input_files("[data-testid=image-input]", str(png_file(tmp_path, "buyer.png", size=(200, 150))))
+    row = workspace.locator("[data-testid=conversation]", has_text="[图片]")
+    row.click()
+    image = workspace.locator("#messages [data-testid=message-image]")
+    expect(image).to_have_count(1)
+    workspace.wait_for_function(
+        "() => { const i = document.querySelector('#messages [data-testid=message-image]'); return i && i.complete && i.naturalWidth === 200; }"
+    )
+    wait_acked(buyer)
+    buyer.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=message-image]'); return i && i.complete && i.naturalWidth === 200 && i.src.includes('/attachments/'); }"
+    )
+
+    # Agent to buyer: the buyer's page fetches it with its session token.
+    workspace.set_input_files("[data-testid=image-input]", str(png_file(tmp_path, "agent.png", size=(120, 90), color=(31, 94, 255))))
+    buyer.wait_for_function(
+        "() => [...document.querySelectorAll('[data-sender=agent] [data-testid=message-image]')].some(i => i.complete && i.naturalWidth === 120)"
+    )
+    workspace.wait_for_function(
+        "() => [...document.querySelectorAll('#messages [data-sender=agent] [data-testid=message-image]')].some(i => i.complete && i.naturalWidth === 120 && i.src.includes('/attachments/'))"
+    )
+
+    # Click opens the lightbox.
+    image.first.click()
+    expect(workspace.locator("#lightbox")).to_be_visible()
+    workspace.keyboard.press("Escape")
+    expect(workspace.locator("#lightbox")).to_be_hidden()
+
+    (conversation,) = live.helper("conversations", slug=slug)
+    assert [(m["sender_kind"], m["images"]) for m in live.helper("messages", conversation_id=conversation["id"])] == [
+        ("buyer", 1),
+        ("agent", 1),
+    ]
+
+
+def test_private_note_reaches_agents_only(live, browser):
+    seed = live.helper("seed", agents=["小美", "阿强"])
+    slug = seed["shop"]["slug"]
+    first, second = seed["agents"]
+    workspace = browser.agent_page(first)
+    colleague = browser.agent_page(second)
+    buyer = buyer_page(browser, slug)
+    buyer_send(buyer, "我上周的订单还没到")
+    workspace.locator("[data-testid=conversation]", has_text="我上周的订单还没到").click()
+
+    workspace.click("[data-testid=note-mode]")
+    expect(workspace.locator("#composer")).to_have_attribute("data-mode", "note")
+    composer = workspace.locator("[data-testid=composer]")
+    composer.fill("老客户，物流卡在中转站，先安抚")
+    composer.press("Enter")
+    note = workspace.locator("#messages [data-testid=note]")
+    expect(note).to_contain_text("老客户，物流卡在中转站，先安抚")
+    expect(note.locator(".msg-bubble")).to_have_css("background-color", "rgb(255, 248, 220)")
+
+    # Another agent of the shop sees it live.
+    colleague.locator("[data-testid=conversation]", has_text="我上周的订单还没到").click()
+    expect(colleague.locator("#messages [data-testid=note]")).to_contain_text("老客户")
+
+    # The reply after it reaches the buyer; the note never does.
+    workspace.click("#composer .mode[data-mode=reply]")
+    composer.fill("亲，帮您查了，快递已到中转站，明天送达")
+    composer.press("Enter")
+    expect(buyer.locator("[data-testid=message-text]").last).to_have_text("亲，帮您查了，快递已到中转站，明天送达")
+    assert "老客户" not in buyer.content()
+    buyer.reload()
+    expect(buyer.locator("[data-testid=message-text]")).to_have_count(2)
+    assert "老客户" not in buyer.content()

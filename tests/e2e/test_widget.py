@@ -1,0 +1,78 @@
+"""The embeddable widget: a shop's own site gets a button that opens the chat in an iframe."""
+import http.server
+import threading
+from contextlib import contextmanager
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import shot
+
+pytestmark = pytest.mark.browser
+
+
+@contextmanager
+def shop_website(html: str):
+    """The shop's own site, served on loopback under the name "localhost": another site than
+    the app's 127.0.0.1, so the chat runs in a cross-site iframe as it does in production.
+    (A site served from a public address could not load from loopback at all: Chromium's
+    private-network rules; production serves both publicly.)"""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_widget_on_a_shop_site_opens_the_chat_with_the_shop_identity(live, browser):
+    seed = live.helper("seed", shop_name="小二旗舰店", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    token = live.helper("shop_token", slug=slug, buyer_id="tb_aichiyu_mao", nickname="爱吃鱼的猫")
+    workspace = browser.agent_page(agent)
+
+    shop_site = browser.page()
+    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>小二旗舰店官网</title></head>
+    <body style="font-family:sans-serif;margin:40px"><h1>小二旗舰店</h1><p>新款加绒卫衣上市</p>
+    <script src="{live.url(f'/chat/{slug}/widget.js')}" data-token="{token}" async></script></body></html>"""
+    with shop_website(html) as url:
+        shop_site.goto(url)
+        check_widget(live, workspace, shop_site, slug)
+
+
+def check_widget(live, workspace, shop_site, slug):
+    launcher = shop_site.locator("[data-dxe=launcher]")
+    expect(launcher).to_be_visible()
+    launcher.click()
+    frame = shop_site.frame_locator("[data-dxe=panel] iframe")
+    expect(frame.locator("[data-testid=connection]")).to_have_text("已连接")
+    frame.locator("[data-testid=composer]").fill("这款卫衣有加绒的吗？")
+    frame.locator("[data-testid=composer]").press("Enter")
+
+    row = workspace.locator("[data-testid=conversation]", has_text="这款卫衣有加绒的吗？")
+    expect(row).to_contain_text("爱吃鱼的猫")
+    row.click()
+    workspace.locator("[data-testid=composer]").fill("有的亲，加绒款在详情页第二个颜色")
+    workspace.locator("[data-testid=composer]").press("Enter")
+    expect(frame.locator("[data-sender=agent] [data-testid=message-text]")).to_have_text(["有的亲，加绒款在详情页第二个颜色"])
+    shot(shop_site, "widget-on-shop-site")
+
+    shop_site.locator("[data-dxe=panel] button").click()
+    expect(shop_site.locator("[data-dxe=panel]")).to_be_hidden()
+    (conversation,) = live.helper("conversations", slug=slug)
+    assert (conversation["buyer_id"], conversation["nickname"]) == ("tb_aichiyu_mao", "爱吃鱼的猫")

@@ -1,0 +1,208 @@
+"""The agent workspace beyond the live chat: drafts, shortcuts, the buyer panel, paging, language."""
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import shot
+
+pytestmark = pytest.mark.browser
+
+
+def row_of(page, conversation_id: int):
+    return page.locator(f'[data-testid=conversation][data-id="{conversation_id}"]')
+
+
+def test_drafts_survive_switching_conversations_and_reload(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    first = live.helper("buyer_message", slug=slug, buyer_id="tb-a", nickname="买家甲", text="甲的问题")
+    second = live.helper("buyer_message", slug=slug, buyer_id="tb-b", nickname="买家乙", text="乙的问题")
+    page = browser.agent_page(agent)
+    composer = page.locator("[data-testid=composer]")
+
+    row_of(page, first["conversation_id"]).click()
+    composer.fill("给甲的草稿，还没写完")
+    row_of(page, second["conversation_id"]).click()
+    expect(composer).to_have_value("")
+    composer.fill("给乙的草稿")
+    page.click("[data-testid=note-mode]")  # the mode is kept per conversation too
+    row_of(page, first["conversation_id"]).click()
+    expect(composer).to_have_value("给甲的草稿，还没写完")
+    expect(page.locator("#composer")).to_have_attribute("data-mode", "reply")
+    row_of(page, second["conversation_id"]).click()
+    expect(composer).to_have_value("给乙的草稿")
+    expect(page.locator("#composer")).to_have_attribute("data-mode", "note")
+
+    # A reload keeps the open conversation and its draft (localStorage).
+    page.reload()
+    page.wait_for_selector('#conn[data-state="open"]')
+    expect(page.locator("[data-testid=thread-name]")).to_have_text("买家乙")
+    expect(composer).to_have_value("给乙的草稿")
+    row_of(page, first["conversation_id"]).click()
+    expect(composer).to_have_value("给甲的草稿，还没写完")
+
+    # Sending clears the draft for good.
+    composer.press("Enter")
+    expect(page.locator("#messages [data-sender=agent] [data-testid=message-text]")).to_have_text(["给甲的草稿，还没写完"])
+    page.reload()
+    page.wait_for_selector('#conn[data-state="open"]')
+    expect(composer).to_have_value("")
+
+
+def test_keyboard_shortcuts(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    ids = [live.helper("buyer_message", slug=slug, buyer_id=f"tb-{n}", nickname=f"买家{n}", text=f"问题{n}")["conversation_id"] for n in range(3)]
+    page = browser.agent_page(agent)
+    expect(page.locator("[data-testid=conversation]")).to_have_count(3)
+    newest_first = list(reversed(ids))
+    active = page.locator("[data-testid=conversation].is-active")
+
+    page.keyboard.press("j")
+    expect(active).to_have_attribute("data-id", str(newest_first[0]))
+    page.keyboard.press("j")
+    expect(active).to_have_attribute("data-id", str(newest_first[1]))
+    page.keyboard.press("k")
+    expect(active).to_have_attribute("data-id", str(newest_first[0]))
+
+    # r focuses the composer; there j is just a letter, Alt+↓ still moves; Esc leaves it.
+    page.keyboard.press("r")
+    composer = page.locator("[data-testid=composer]")
+    expect(composer).to_be_focused()
+    page.keyboard.type("j")
+    expect(composer).to_have_value("j")
+    page.keyboard.press("Alt+ArrowDown")
+    expect(active).to_have_attribute("data-id", str(newest_first[1]))
+    page.keyboard.press("Alt+ArrowUp")
+    expect(active).to_have_attribute("data-id", str(newest_first[0]))
+    expect(composer).to_have_value("j")  # its draft came back
+    composer.focus()
+    page.keyboard.press("Escape")
+    expect(composer).not_to_be_focused()
+
+    # Shift+Enter is a new line, not a send.
+    composer.fill("")
+    composer.type("第一行")
+    composer.press("Shift+Enter")
+    composer.type("第二行")
+    expect(composer).to_have_value("第一行\n第二行")
+    page.keyboard.press("Escape")
+
+    page.keyboard.press("?")
+    expect(page.locator("#help")).to_be_visible()
+    shot(page, "workspace-shortcuts")
+    page.keyboard.press("Escape")
+    expect(page.locator("#help")).to_be_hidden()
+
+
+def test_buyer_panel_edits_profile_and_shows_orders(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-vip", nickname="爱吃鱼的猫", text="我的快递到哪了？")
+    live.helper("order", slug=slug, buyer_id="tb-vip", number="TB20261123001", amount="259.00", title="加绒连帽卫衣 灰色 M")
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    expect(page.locator("[data-testid=customer-name]")).to_have_text("爱吃鱼的猫")
+    orders = page.locator("[data-testid=customer-orders]")
+    expect(orders).to_contain_text("TB20261123001")
+    expect(orders).to_contain_text("¥259.00")
+    expect(orders).to_contain_text("加绒连帽卫衣")
+
+    page.fill("#tag-input", "老客户")
+    page.press("#tag-input", "Enter")
+    page.fill("#tag-input", "爱砍价")
+    page.press("#tag-input", "Enter")
+    tags = page.locator("[data-testid=customer-tags] .tag")
+    expect(tags).to_have_count(2)
+    notes = page.locator("[data-testid=customer-notes]")
+    notes.click()
+    notes.fill("偏爱宽松版型，尺码选大一号")
+    notes.press("Control+Enter")  # saves (as leaving the field does)
+    expect(page.locator("#notes-state")).to_have_text("已保存")
+    page.select_option("[data-testid=customer-vip]", "3")
+    expect(row_of(page, sent["conversation_id"])).to_contain_text("VIP3")
+    shot(page, "workspace-buyer-panel")
+
+    tags.filter(has_text="爱砍价").locator("button").click()
+    expect(tags).to_have_count(1)
+    assert live.helper("customer", customer_id=sent["customer_id"]) == {
+        "notes": "偏爱宽松版型，尺码选大一号",
+        "vip_level": 3,
+        "tags": ["老客户"],
+    }
+    page.reload()
+    page.wait_for_selector('#conn[data-state="open"]')
+    expect(notes).to_have_value("偏爱宽松版型，尺码选大一号")
+
+
+def test_list_pages_in_by_scrolling_and_filters(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    for n in range(42):
+        live.helper("buyer_message", slug=slug, buyer_id=f"tb-{n}", nickname=f"买家{n:02d}", text=f"第{n}个问题")
+    page = browser.agent_page(agent)
+    rows = page.locator("[data-testid=conversation]")
+    expect(rows).to_have_count(30)
+    expect(rows.first).to_contain_text("买家41")  # newest first
+    page.locator("#conv-list").evaluate("list => list.scrollTo(0, list.scrollHeight)")
+    expect(rows).to_have_count(42)
+    expect(rows.last).to_contain_text("买家00")
+
+    page.fill("#search", "买家07")
+    expect(rows).to_have_count(1)
+    page.fill("#search", "")
+    expect(rows).to_have_count(30)
+    page.click(".tab[data-view=mine]")
+    expect(rows).to_have_count(0)
+    expect(page.locator(".list-sentinel")).to_have_text("暂无会话")
+    page.click(".tab[data-view=unassigned]")
+    expect(rows).to_have_count(30)
+    rows.first.click()
+    page.click("[data-testid=assign-me]")
+    page.click(".tab[data-view=mine]")
+    expect(rows).to_have_count(1)
+    page.select_option("#status-filter", "resolved")
+    expect(rows).to_have_count(0)
+
+
+def test_language_switch_to_english_and_back(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    live.helper("buyer_message", slug=slug, buyer_id="tb-1", nickname="Lily", text="Hello?")
+    page = browser.agent_page(agent)
+    expect(page.locator("[data-testid=logout]")).to_have_text("退出登录")
+    page.select_option("#lang-ws", "en")
+    page.wait_for_selector('#conn[data-state="open"]')
+    expect(page.locator("[data-testid=logout]")).to_have_text("Sign out")
+    expect(page.locator(".tab[data-view=mine]")).to_have_text("Mine")
+    expect(page.locator("#conn")).to_contain_text("Connected")
+    page.locator("[data-testid=conversation]").first.click()
+    expect(page.locator("[data-testid=send]")).to_have_text("Send")
+    expect(page.locator("#status-filter option:checked")).to_have_text("Open")
+    shot(page, "workspace-english")
+    page.select_option("#lang-ws", "zh-hans")
+    expect(page.locator("[data-testid=logout]")).to_have_text("退出登录")
+
+
+def test_login_logout_and_no_shop_page(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    agent = seed["agents"][0]
+    page = browser.page()
+    page.goto(live.url("/inbox/"))
+    expect(page).to_have_url(live.url("/accounts/login/?next=/inbox/"))
+    page.fill("input[name=username]", agent["username"])
+    page.fill("input[name=password]", "wrong")
+    page.click("button[type=submit]")
+    expect(page.locator(".alert-error")).to_be_visible()
+    shot(page, "login")
+    page.fill("input[name=password]", agent["password"])
+    page.click("button[type=submit]")
+    page.wait_for_selector('#conn[data-state="open"]')
+    expect(page).to_have_url(live.url("/inbox/"))
+    page.click("[data-testid=logout]")
+    expect(page).to_have_url(live.url("/accounts/login/"))
+
+    loner = live.helper("user_without_shop")
+    other = browser.page(session=loner["session"])
+    response = other.goto(live.url("/inbox/"))
+    assert response.status == 403
+    expect(other.locator("[data-testid=no-membership]")).to_contain_text("你还没有加入任何店铺")
