@@ -18,6 +18,7 @@ from accounts.selectors import memberships_of
 
 from .. import events, presence, realtime, selectors, services
 from .base import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, FrameError, JsonSocket, bool_field, int_field, not_found, str_field
+from . import hub
 from .history import history_after
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,10 @@ MAX_RESYNC_CONVERSATIONS = 100
 
 
 class AgentConsumer(JsonSocket):
+    """Joins no group itself: the process's shop hubs (``hub.py``) feed it its shops' events."""
+
+    # No channel of its own: nothing is addressed to one agent socket.
+    channel_layer_alias = None
     frame_handlers = {
         "send": "on_send",
         "note": "on_note",
@@ -43,6 +48,9 @@ class AgentConsumer(JsonSocket):
         self.heartbeat: asyncio.Task | None = None
         # Conversations this socket was allowed to touch, with their shop: typing needs no query.
         self.allowed: dict[int, int] = {}
+        # Hub frames wait here while the socket answers a frame of its own (or says hello).
+        self.holding = True
+        self.held: list[str] = []
 
     # --- Lifecycle -----------------------------------------------------------------------
 
@@ -58,10 +66,10 @@ class AgentConsumer(JsonSocket):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         hello, came_online = opened
-        for shop_id in self.shop_ids:
-            await self.channel_layer.group_add(realtime.shop_agents_group(shop_id), self.channel_name)
+        await hub.subscribe(self, self.shop_ids)
         await self.accept()
         await self.send_frame(hello)
+        await self.release()
         if came_online:
             await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=True)
         self.heartbeat = asyncio.create_task(self._beat())
@@ -106,18 +114,36 @@ class AgentConsumer(JsonSocket):
     async def disconnect(self, code):
         if self.heartbeat is not None:
             self.heartbeat.cancel()
-        for shop_id in self.shop_ids:
-            await self.channel_layer.group_discard(realtime.shop_agents_group(shop_id), self.channel_name)
+        await hub.unsubscribe(self, self.shop_ids)
         if self.counted:
             went_offline = await database_sync_to_async(presence.presence_disconnect)(user_id=self.user.pk)
             if went_offline:
                 await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=False)
 
-    async def conv_event(self, message: dict) -> None:
-        payload = message["payload"]
-        if payload.get("type") == "presence" and payload["user_id"] == self.user.pk:
+    # --- Hub frames, in order with the socket's own -------------------------------------
+
+    async def hub_deliver(self, payload: dict, text: str) -> None:
+        if payload.get("type") == "presence" and payload.get("user_id") == self.user.pk:
             return  # the agent's own tabs need no news of the agent
-        await super().conv_event(message)
+        if self.holding:
+            self.held.append(text)
+        else:
+            await self.send(text_data=text)
+
+    async def release(self) -> None:
+        """Send what the hub brought meanwhile, then let hub frames through directly."""
+        while self.held:
+            batch, self.held = self.held, []
+            for text in batch:
+                await self.send(text_data=text)
+        self.holding = False
+
+    async def receive(self, text_data=None, bytes_data=None):
+        self.holding = True
+        try:
+            await super().receive(text_data=text_data, bytes_data=bytes_data)
+        finally:
+            await self.release()
 
     # --- Frames --------------------------------------------------------------------------
 

@@ -633,3 +633,46 @@ async def test_membership_of_two_shops_joins_both(agent, shop, other_shop, conve
     await database_sync_to_async(services.message_send)(conversation=conversation, sender_kind="buyer", text="hi")
     assert (await receive_type(agent_ws, "event"))["event"]["conversation"]["shop_id"] == shop.pk
     await close_all(agent_ws)
+
+
+# --- The per-process shop hub ----------------------------------------------------------------
+
+
+async def test_agents_of_a_shop_share_one_layer_member_per_process(agent, supervisor, shop, conversation):
+    from channels.layers import get_channel_layer
+
+    from inbox.consumers import hub
+
+    first = await agent_socket(agent)
+    second = await agent_socket(supervisor)
+    await receive_type(first, "presence")  # the supervisor came online
+    layer = get_channel_layer()
+    assert list(hub._registry(layer)) == [shop.pk]
+    assert len(hub._registry(layer)[shop.pk].sockets) == 2
+    await database_sync_to_async(services.message_send)(conversation=conversation, sender_kind="buyer", text="一次")
+    for ws in (first, second):
+        assert (await receive_type(ws, "event"))["event"]["message"]["text"] == "一次"
+    await close_all(first, second)
+    assert hub._registry(layer) == {}
+
+
+async def test_live_event_during_resync_comes_after_resync_done(agent, conversation, monkeypatch):
+    from inbox.consumers import agent as agent_module
+
+    original = agent_module.history_after
+
+    def history_while_a_message_arrives(**kwargs):
+        result = original(**kwargs)
+        services.message_send(conversation=conversation, sender_kind="buyer", text="插队")
+        return result
+
+    await database_sync_to_async(services.message_send)(conversation=conversation, sender_kind="buyer", text="旧")
+    agent_ws = await agent_socket(agent)
+    monkeypatch.setattr(agent_module, "history_after", history_while_a_message_arrives)
+    await agent_ws.send_json_to({"type": "resync", "conversations": {str(conversation.pk): 0}})
+    events, done = await drain_resync(agent_ws)
+    assert [e["message"]["text"] for e in events] == ["旧"]
+    assert done["last_seq"] == 1
+    live = (await receive_type(agent_ws, "event"))["event"]
+    assert (live["seq"], live["message"]["text"]) == (2, "插队")
+    await close_all(agent_ws)
