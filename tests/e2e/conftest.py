@@ -64,7 +64,10 @@ def _database(tmp: Path):
         "password": urllib.parse.unquote(parts.password or ""),
         "dbname": parts.path.lstrip("/") or "postgres",
     }
-    connection = psycopg2.connect(**admin)
+    try:
+        connection = psycopg2.connect(**admin)
+    except psycopg2.OperationalError:  # the named database may not exist yet: use the maintenance one
+        connection = psycopg2.connect(**{**admin, "dbname": "postgres"})
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
