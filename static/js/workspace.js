@@ -37,6 +37,8 @@
     resolve: $("resolve-btn"),
     reopen: $("reopen-btn"),
     messages: $("messages"),
+    newPill: $("new-pill"),
+    custLastContact: $("cust-last-contact"),
     typing: $("typing-line"),
     composer: $("composer"),
     input: $("composer-input"),
@@ -268,8 +270,10 @@
     const avatar = h("span", { class: "avatar", "aria-hidden": "true" });
     paintAvatar(avatar, buyerName(conv), conv.customer ? conv.customer.id : conv.id);
     const meta = [];
-    if (waiting)
-      meta.push(h("span", { class: "wait", dataset: { since: conv.waiting_since }, title: S.waiting }, duration(Date.now() - Date.parse(conv.waiting_since))));
+    if (waiting) {
+      const ms = Date.now() - Date.parse(conv.waiting_since);
+      meta.push(h("span", { class: waitClass(ms), dataset: { since: conv.waiting_since }, title: S.waiting }, duration(ms)));
+    }
     if (conv.customer && conv.customer.vip_level) meta.push(h("span", { class: "pill pill-vip" }, fmt(S.vip, { level: conv.customer.vip_level })));
     meta.push(h("span", { class: "pill" }, channelLabel(conv.channel)));
     if (conv.status !== "open") meta.push(h("span", { class: `pill pill-${conv.status}` }, statusLabel(conv.status)));
@@ -303,6 +307,27 @@
   }
 
   const rowEls = new Map();
+
+  function rowSignature(conv) {
+    const c = conv.customer || {};
+    return JSON.stringify([
+      conv.last_seq,
+      conv.last_message_at,
+      conv.last_message_preview,
+      conv.agent_unread_count,
+      conv.assignee && conv.assignee.id,
+      conv.status,
+      conv.waiting_since,
+      c.nickname,
+      c.vip_level,
+      conv.id === state.activeId,
+      state.typing.has(conv.id),
+    ]);
+  }
+
+  function waitClass(ms) {
+    return ms >= 100000 ? "wait is-late" : ms >= 60000 ? "wait is-warn" : "wait";
+  }
   let sentinel = null;
 
   function renderList() {
@@ -316,18 +341,24 @@
     }
     let prev = null;
     for (const id of ids) {
-      const fresh = rowFor(state.convs.get(id));
-      const old = rowEls.get(id);
-      if (old) old.replaceWith(fresh);
-      rowEls.set(id, fresh);
+      const conv = state.convs.get(id);
+      // Rebuild a row only when what it shows changed (lists run to hundreds of rows).
+      const sig = rowSignature(conv);
+      let row = rowEls.get(id);
+      if (!row || row._sig !== sig) {
+        const fresh = rowFor(conv);
+        fresh._sig = sig;
+        if (row) row.replaceWith(fresh);
+        row = fresh;
+        rowEls.set(id, row);
+      }
       const expectedNext = prev ? prev.nextSibling : els.list.firstChild;
-      if (expectedNext !== fresh) els.list.insertBefore(fresh, expectedNext);
-      prev = fresh;
+      if (expectedNext !== row) els.list.insertBefore(row, expectedNext);
+      prev = row;
     }
     if (!sentinel) sentinel = h("li", { class: "list-sentinel", "aria-hidden": "true" });
-    let status = sentinel;
-    status.textContent = state.listLoading ? S.loading : ids.length ? "" : S.noConversations;
-    els.list.append(status);
+    sentinel.textContent = state.listLoading ? S.loading : ids.length ? "" : S.noConversations;
+    if (els.list.lastChild !== sentinel) els.list.append(sentinel);
     updateTitle();
   }
 
@@ -584,28 +615,76 @@
     return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   }
 
+  // Thread nodes are reused while what they show is unchanged, so a live update never
+  // resets a text selection, reloads an image or jumps the scroll position.
+  const threadNodes = new Map(); // key -> element (with _sig)
+  let threadNodesFor = null;
+
+  function reuse(key, sig, make) {
+    const old = threadNodes.get(key);
+    if (old && old._sig === sig) return old;
+    const el = make();
+    el._sig = sig;
+    threadNodes.set(key, el);
+    return el;
+  }
+
+  function messageSignature(conv, m) {
+    return JSON.stringify([
+      m.seq,
+      m.text,
+      (m.attachments || []).map((a) => a.url),
+      m.delivery_state,
+      m.delivery_error,
+      m.seq <= (conv.buyer_last_read_seq || 0),
+      m._pending,
+      m._failed,
+      m._error,
+      m.author && m.author.nickname,
+      m.sender_kind === "buyer" ? buyerName(conv) : "",
+    ]);
+  }
+
   function renderThread(opts) {
     const id = state.activeId;
     if (id === null) return;
     const conv = state.convs.get(id);
     const t = state.threads.get(id);
     if (!conv || !t) return;
+    if (threadNodesFor !== id) {
+      threadNodes.clear();
+      threadNodesFor = id;
+      els.newPill.hidden = true;
+    }
     const stick = (opts && opts.forceBottom) || nearBottom();
     const items = [];
-    for (const m of t.messages.values()) items.push({ seq: m.seq, el: () => messageEl(conv, m) });
+    for (const m of t.messages.values()) items.push({ seq: m.seq, key: `m${m.seq}`, sig: messageSignature(conv, m), make: () => messageEl(conv, m) });
     for (const e of t.events.values()) {
       const text = eventLine(conv, e);
-      if (text) items.push({ seq: e.seq, el: () => h("div", { class: "line", dataset: { seq: e.seq } }, h("span", null, text)) });
+      if (text) items.push({ seq: e.seq, key: `e${e.seq}`, sig: text, make: () => h("div", { class: "line", dataset: { seq: e.seq } }, h("span", null, text)) });
     }
     items.sort((a, b) => a.seq - b.seq);
     const nodes = [];
-    if (t.hasOlder) nodes.push(h("div", { class: "line" }, h("button", { type: "button", class: "link", onclick: loadOlder }, S.loadOlder)));
-    else if (!t.loaded) nodes.push(h("div", { class: "line muted" }, S.loading));
-    for (const item of items) nodes.push(item.el());
-    for (const m of t.pending.values()) nodes.push(messageEl(conv, m));
-    els.messages.replaceChildren(...nodes);
-    if (opts && opts.keepOffset) els.messages.scrollTop = els.messages.scrollHeight - opts.keepOffset;
-    else if (stick) els.messages.scrollTop = els.messages.scrollHeight;
+    if (t.hasOlder) nodes.push(reuse("older", "", () => h("div", { class: "line" }, h("button", { type: "button", class: "link", onclick: loadOlder }, S.loadOlder))));
+    else if (!t.loaded) nodes.push(reuse("loading", "", () => h("div", { class: "line muted" }, S.loading)));
+    for (const item of items) nodes.push(reuse(item.key, item.sig, item.make));
+    for (const m of t.pending.values()) nodes.push(reuse(`p${m.client_msg_id}`, messageSignature(conv, m), () => messageEl(conv, m)));
+    const box = els.messages;
+    const lastBefore = box.lastElementChild;
+    nodes.forEach((node, i) => {
+      if (box.children[i] !== node) box.insertBefore(node, box.children[i] || null);
+    });
+    while (box.children.length > nodes.length) box.lastElementChild.remove();
+    const keep = new Set(nodes);
+    for (const [key, el] of threadNodes) if (!keep.has(el)) threadNodes.delete(key);
+    if (opts && opts.keepOffset) box.scrollTop = box.scrollHeight - opts.keepOffset;
+    else if (stick) box.scrollTop = box.scrollHeight;
+    else if (box.lastElementChild !== lastBefore && lastBefore) {
+      // Something new arrived below while the agent reads further up.
+      els.newPill.textContent = S.newMessages;
+      els.newPill.hidden = false;
+    }
+    if (stick) els.newPill.hidden = true;
     renderTyping();
   }
 
@@ -739,6 +818,7 @@
     els.custBuyerId.textContent = c.platform_buyer_id || "";
     els.custPhone.textContent = c.masked_phone || "—";
     els.custRealName.textContent = c.name || "—";
+    els.custLastContact.textContent = c.last_contact_at ? timeLabel(c.last_contact_at) : "—";
     if (!els.custVip.options.length) {
       for (let i = 0; i <= 10; i++) els.custVip.append(h("option", { value: i }, i === 0 ? "—" : fmt(S.vip, { level: i })));
     }
@@ -1040,7 +1120,7 @@
         state.hellos += 1;
         for (const shop of frame.shops || []) state.online.set(shop.id, new Set(shop.online_user_ids || []));
         // Loaded threads first: they are what the agent is looking at.
-        resync(new Set([...state.threads.keys(), ...state.listed, ...state.convs.keys()]));
+        resync(new Set([...state.threads.keys(), ...state.listed]));
         for (const t of state.threads.values()) t.readSent = 0;
         flushOutbox(true);
         if (state.hellos > 1) refreshFirstPage();
@@ -1124,8 +1204,7 @@
     for (const el of els.list.querySelectorAll(".wait[data-since]")) {
       const ms = now - Date.parse(el.dataset.since);
       el.textContent = duration(ms);
-      el.classList.toggle("is-warn", ms >= 60000 && ms < 100000);
-      el.classList.toggle("is-late", ms >= 100000);
+      el.className = waitClass(ms);
     }
     let changed = false;
     for (const [id, t] of state.typing) {
@@ -1174,6 +1253,13 @@
     searchTimer = window.setTimeout(() => setFilter({ q: els.search.value.trim() }), 250);
   });
   els.list.addEventListener("scroll", maybeLoadMore, { passive: true });
+  els.messages.addEventListener("scroll", () => {
+    if (!els.newPill.hidden && nearBottom()) els.newPill.hidden = true;
+  }, { passive: true });
+  els.newPill.addEventListener("click", () => {
+    els.messages.scrollTop = els.messages.scrollHeight;
+    els.newPill.hidden = true;
+  });
 
   els.composer.addEventListener("submit", (e) => {
     e.preventDefault();

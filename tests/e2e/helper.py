@@ -80,6 +80,14 @@ def op_buyer_message(*, slug: str, buyer_id: str, text: str, nickname: str = "")
     return {"conversation_id": message.conversation_id, "customer_id": message.conversation.customer_id, "seq": message.seq}
 
 
+def op_platform_buyer_message(*, slug: str, buyer_id: str, text: str, nickname: str = "") -> dict:
+    """A buyer message from a marketplace adapter, on a platform channel with no outbound URL."""
+    shop = Shop.objects.get(slug=slug)
+    channel, _ = Channel.objects.get_or_create(shop=shop, kind=Channel.Kind.PLATFORM_API, defaults={"name": "淘宝千牛接口"})
+    message, _ = services.buyer_message_receive(channel=channel, platform_buyer_id=buyer_id, nickname=nickname, text=text)
+    return {"conversation_id": message.conversation_id, "customer_id": message.conversation.customer_id, "seq": message.seq}
+
+
 def op_shop_token(*, slug: str, buyer_id: str, nickname: str = "") -> str:
     return buyer_identity.shop_token_sign(channel=_channel(slug), buyer_id=buyer_id, nickname=nickname)
 

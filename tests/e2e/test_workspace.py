@@ -206,3 +206,44 @@ def test_login_logout_and_no_shop_page(live, browser):
     response = other.goto(live.url("/inbox/"))
     assert response.status == 403
     expect(other.locator("[data-testid=no-membership]")).to_contain_text("你还没有加入任何店铺")
+
+
+def test_platform_reply_shows_its_delivery_state(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    sent = live.helper("platform_buyer_message", slug=slug, buyer_id="tb-platform", nickname="淘宝买家", text="发什么快递？")
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    expect(page.locator("#thread-meta")).to_contain_text("平台")
+    composer = page.locator("[data-testid=composer]")
+    composer.fill("默认中通，可以备注顺丰")
+    composer.press("Enter")
+    # The channel has no outbound URL, so delivery fails at once; the state arrives live.
+    state = page.locator("#messages [data-sender=agent] .msg-state")
+    expect(state).to_have_text("平台投递失败")
+    expect(state).to_have_attribute("title", "no outbound URL configured")
+    page.reload()
+    page.wait_for_selector('#conn[data-state="open"]')
+    expect(state).to_have_text("平台投递失败")
+
+
+def test_new_messages_pill_when_reading_history(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    for n in range(30):
+        sent = live.helper("buyer_message", slug=slug, buyer_id="tb-long", nickname="话痨买家", text=f"第{n}条消息，" + "很长的内容" * 8)
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    expect(page.locator("#messages [data-testid=message]")).to_have_count(30)
+    page.locator("#messages").evaluate("box => box.scrollTo(0, 0)")
+    buyer = browser.page(mobile=True)
+    token = live.helper("shop_token", slug=slug, buyer_id="tb-long", nickname="话痨买家")
+    buyer.goto(live.url(f"/chat/{slug}/?token={token}"))
+    buyer.wait_for_selector('#conn-dot[data-state="open"]')
+    buyer.fill("[data-testid=composer]", "还在吗")
+    buyer.keyboard.press("Enter")
+    pill = page.locator("[data-testid=new-messages]")
+    expect(pill).to_be_visible()
+    pill.click()
+    expect(pill).to_be_hidden()
+    expect(page.locator("#messages [data-testid=message-text]").last).to_be_in_viewport()

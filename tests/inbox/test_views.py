@@ -336,3 +336,41 @@ def test_attachment_of_private_note_never_reaches_the_buyer(client, shop, agent,
     assert client.get(attachment_url(note, session_token)).status_code == 404
     client.force_login(agent)
     assert client.get(attachment_url(note)).status_code == 200
+
+
+# --- Translations ----------------------------------------------------------------------
+
+
+def _po_entries(path):
+    """(msgid, msgstr) pairs of a .po file (no plural forms are used in this project)."""
+    import ast
+
+    entries, current, field = [], {}, None
+    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+        if line.startswith("msgid "):
+            current, field = {"msgid": ast.literal_eval(line[6:]), "msgstr": ""}, "msgid"
+        elif line.startswith("msgstr "):
+            current["msgstr"], field = ast.literal_eval(line[7:]), "msgstr"
+        elif line.startswith('"') and field:
+            current[field] += ast.literal_eval(line)
+        elif not line.strip() and current:
+            entries.append((current["msgid"], current["msgstr"]))
+            current, field = {}, None
+    return [(msgid, msgstr) for msgid, msgstr in entries if msgid]
+
+
+def test_chinese_catalog_is_complete_and_compiled():
+    """Every string has a Chinese translation, and the committed .mo matches the .po."""
+    import gettext
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folder = Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "LC_MESSAGES"
+    entries = _po_entries(folder / "django.po")
+    assert len(entries) > 100
+    assert [msgid for msgid, msgstr in entries if not msgstr] == []
+    with (folder / "django.mo").open("rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+    stale = [msgid for msgid, msgstr in entries if compiled.gettext(msgid) != msgstr]
+    assert stale == [], "run compilemessages: django.mo is older than django.po"
