@@ -1,0 +1,50 @@
+"""Event payloads: the REST API's shapes, built fast, and the buyer's reduced forms."""
+import json
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from inbox import events, services
+from inbox.models import ConversationEvent, Message
+from inbox.selectors import conversation_queryset
+from inbox.serializers import ConversationSerializer, MessageSerializer
+
+from ..factories import TagFactory
+
+
+def _png() -> SimpleUploadedFile:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (3, 2), "red").save(buffer, format="PNG")
+    return SimpleUploadedFile("a.png", buffer.getvalue(), content_type="image/png")
+
+
+def test_shared_serializers_give_the_api_shapes(conversation, agent, shop):
+    conversation.customer.tags.add(TagFactory(shop=shop, name="VIP"))
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+    services.message_send(conversation=conversation, sender_kind="buyer", text="hi", images=[_png()])
+    services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="好", client_msg_id="c")
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    loaded = conversation_queryset().get(pk=conversation.pk)
+    assert events.conversation_data(loaded) == ConversationSerializer(loaded).data
+    for message in Message.objects.select_related("author").prefetch_related("attachments"):
+        assert events.message_data(message) == MessageSerializer(message).data
+
+
+def test_buyer_forms_hide_agent_only_things(conversation, agent):
+    note, _ = services.note_add(conversation=conversation, author=agent, text="内部")
+    reply, _ = services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="您好")
+    snapshot = events.conversation_data(conversation_queryset().get(pk=conversation.pk))
+    assert events.message_event(note, conversation=snapshot)[1] is None
+    agent_form, buyer_form = events.message_event(reply, conversation=snapshot)
+    assert set(agent_form) == {"kind", "conversation_id", "seq", "message", "conversation"}
+    assert set(buyer_form) == {"kind", "conversation_id", "seq", "message"}
+    assert buyer_form["message"]["author"] == {"nickname": agent.nickname}
+    assert not {"is_private", "delivery_state", "delivery_error"} & set(buyer_form["message"])
+    for kind, shown in [("created", False), ("assigned", False), ("status", True), ("read", True)]:
+        event = ConversationEvent(conversation=conversation, seq=9, kind=kind, data={})
+        assert (events.conversation_event(event, conversation=snapshot)[1] is not None) is shown
+    # Payloads travel through channel layers and JSON: they must survive a round trip.
+    assert json.loads(json.dumps(agent_form)) == agent_form
