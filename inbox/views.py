@@ -149,6 +149,7 @@ def _chat_strings() -> dict[str, str]:
         "read": _("Read"),
         "unread": _("Unread"),
         "uploadFailed": _("Could not send the image: %(message)s"),
+        "tooLarge": _("Image is %(size)s MB; the limit is %(max)s MB."),
         "sendFailed": _("Could not send: %(message)s"),
         "error": _("Something went wrong."),
         "resolved": _("This conversation was closed. Write again any time."),

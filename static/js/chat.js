@@ -58,7 +58,7 @@
 
   function statusEl(m) {
     if (m._failed)
-      return h("button", { type: "button", class: "msg-state is-failed", onclick: () => retry(m), title: m._error || "" }, S.failed);
+      return h("button", { type: "button", class: "msg-state is-failed", onclick: () => retry(m), title: m._error || "" }, m._error ? `${S.failed} · ${m._error}` : S.failed);
     if (m._pending) return h("span", { class: "msg-state is-pending", dataset: { testid: "pending" } }, S.pending);
     const read = m.seq <= (state.agentRead.get(m.conversation_id) || 0);
     return h("span", { class: `msg-state ${read ? "is-read" : "is-unread"}`, dataset: { testid: "read-state" } }, read ? S.read : S.unread);
@@ -278,13 +278,15 @@
 
   function sendImage(file) {
     if (!file) return;
-    if (file.size > cfg.maxImageBytes) {
-      window.alert(fmt(S.uploadFailed, { message: `${Math.round(file.size / 1024)} KB` }));
-      return;
-    }
     const cmid = uuid();
     const previewUrl = URL.createObjectURL(file);
-    state.pending.set(cmid, localMessage(cmid, { attachments: [{ url: previewUrl, local: true }], previewUrl, _file: file }));
+    const local = localMessage(cmid, { attachments: [{ url: previewUrl, local: true }], previewUrl, _file: file });
+    state.pending.set(cmid, local);
+    if (file.size > cfg.maxImageBytes) {
+      // Refused here rather than after a long upload on a phone connection.
+      fail(local, fmt(S.tooLarge, { size: Math.ceil(file.size / 1048576), max: Math.floor(cfg.maxImageBytes / 1048576) }));
+      return;
+    }
     state.outbox.set(cmid, { file });
     render();
     scrollToEnd();

@@ -154,11 +154,21 @@ def test_agent_reconnects_and_shows_missed_messages_once_in_order(live, browser)
     (conversation,) = live.helper("conversations", slug=slug)
     assert [m["text"] for m in live.helper("messages", conversation_id=conversation["id"])] == expected
 
-    # The buyer side reconnects the same way.
-    buyer.evaluate("window.dxeSocket.drop(1500)")
+    # The buyer side reconnects the same way, and retries its own unacknowledged send.
+    buyer.evaluate("window.dxeSocket.drop(2500)")
+    expect(buyer.locator("#conn-dot")).to_have_attribute("data-state", "offline")
+    buyer_send(buyer, "好的我等你")
     composer.fill("请问还在吗？")
     composer.press("Enter")
-    expect(buyer.locator("[data-testid=message-text]")).to_have_text([*expected, "请问还在吗？"], timeout=10_000)
+    expect(buyer.locator("[data-testid=pending]")).to_have_count(1)
+    # The agent's reply is stored at once; the buyer's queued message when it reconnects.
+    expected += ["请问还在吗？", "好的我等你"]
+    expect(buyer.locator("[data-testid=message-text]")).to_have_text(expected, timeout=10_000)
+    expect(workspace.locator("#messages [data-testid=message-text]")).to_have_text(expected)
+    wait_acked(buyer)
+    time.sleep(0.5)
+    assert buyer.locator("[data-testid=message-text]").all_inner_texts() == expected
+    assert [m["text"] for m in live.helper("messages", conversation_id=conversation["id"])] == expected
 
 
 def test_image_round_trip(live, browser, tmp_path):
@@ -189,6 +199,24 @@ def test_image_round_trip(live, browser, tmp_path):
         "() => [...document.querySelectorAll('#messages [data-sender=agent] [data-testid=message-image]')].some(i => i.complete && i.naturalWidth === 120 && i.src.includes('/attachments/'))"
     )
 
+    # Pasting an image into the composer sends it too.
+    workspace.locator("[data-testid=composer]").focus()
+    workspace.evaluate(
+        """async () => {
+            const canvas = document.createElement("canvas");
+            canvas.width = 64; canvas.height = 48;
+            canvas.getContext("2d").fillRect(0, 0, 64, 48);
+            const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+            const data = new DataTransfer();
+            data.items.add(new File([blob], "pasted.png", { type: "image/png" }));
+            const input = document.querySelector("[data-testid=composer]");
+            input.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+        }"""
+    )
+    buyer.wait_for_function(
+        "() => [...document.querySelectorAll('[data-sender=agent] [data-testid=message-image]')].some(i => i.complete && i.naturalWidth === 64)"
+    )
+
     # Click opens the lightbox.
     image.first.click()
     expect(workspace.locator("#lightbox")).to_be_visible()
@@ -198,6 +226,7 @@ def test_image_round_trip(live, browser, tmp_path):
     (conversation,) = live.helper("conversations", slug=slug)
     assert [(m["sender_kind"], m["images"]) for m in live.helper("messages", conversation_id=conversation["id"])] == [
         ("buyer", 1),
+        ("agent", 1),
         ("agent", 1),
     ]
 
@@ -224,6 +253,13 @@ def test_private_note_reaches_agents_only(live, browser):
     # Another agent of the shop sees it live.
     colleague.locator("[data-testid=conversation]", has_text="我上周的订单还没到").click()
     expect(colleague.locator("#messages [data-testid=note]")).to_contain_text("老客户")
+
+    # Hand it over to the colleague: it shows under their "mine" tab, live.
+    colleague.click(".tab[data-view=mine]")
+    expect(colleague.locator("[data-testid=conversation]")).to_have_count(0)
+    workspace.select_option("[data-testid=assign-select]", str(second["id"]))
+    expect(colleague.locator("[data-testid=conversation]")).to_have_count(1)
+    expect(workspace.locator("#messages .line")).to_contain_text(["已分配给 阿强"])
 
     # The reply after it reaches the buyer; the note never does.
     workspace.click("#composer .mode[data-mode=reply]")

@@ -206,6 +206,7 @@ def test_login_logout_and_no_shop_page(live, browser):
     response = other.goto(live.url("/inbox/"))
     assert response.status == 403
     expect(other.locator("[data-testid=no-membership]")).to_contain_text("你还没有加入任何店铺")
+    shot(other, "no-membership")
 
 
 def test_platform_reply_shows_its_delivery_state(live, browser):
