@@ -85,7 +85,10 @@ ASGI_APPLICATION = "dianxiaoer.asgi.application"
 DATABASE_URL = env.str("DATABASE_URL", default="")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # 0 by default: under ASGI (daphne) each request runs in a fresh thread, so persistent
+    # connections are never reused and pile up until PostgreSQL refuses new ones (500s under
+    # concurrent load, seen in bench/api_list.py). Raise it only for WSGI-style processes.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
