@@ -97,8 +97,9 @@ def prepare_database(args) -> tuple[dict, callable]:
         env["DATABASE_URL"] = bench_url
 
         def cleanup():
-            if args.keep:
-                log(f"kept database {bench_name} (--keep)")
+            shutil.rmtree(var_dir, ignore_errors=True)
+            if args.keep or args.reuse:
+                log(f"kept database {bench_name}")
                 return
             conn = admin_connection()
             with conn.cursor() as cur:
@@ -259,14 +260,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+SERVER_LOG: Path | None = None
+
+
+def server_log_tail(lines: int = 40) -> str:
+    if SERVER_LOG is None or not SERVER_LOG.exists():
+        return ""
+    return "\n".join(SERVER_LOG.read_text(errors="replace").splitlines()[-lines:])
+
+
+def fail(message: str) -> "NoReturn":  # noqa: F821
+    tail = server_log_tail()
+    raise SystemExit(f"[bench] {message}" + (f"\n[bench] server log (last lines):\n{tail}" if tail else ""))
+
+
 def start_server(env: dict, port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dianxiaoer.asgi:application"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    global SERVER_LOG
+    SERVER_LOG = Path(env["DXE_VAR_DIR"]) / "daphne.log"
+    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull,
+           "dianxiaoer.asgi:application"]
+    with SERVER_LOG.open("ab") as log_file:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, stdout=log_file, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"[bench] daphne exited early:\n{proc.stderr.read()}")
+            fail("daphne exited early")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 log(f"daphne serving on 127.0.0.1:{port} (DEBUG=0, pid {proc.pid})")
@@ -321,7 +339,7 @@ class Client:
     def get_json(self, path: str) -> dict:
         status, data, _elapsed = self.request("GET", path)
         if status != 200:
-            raise SystemExit(f"[bench] GET {path} -> {status}: {data[:300]!r}")
+            fail(f"GET {path} -> {status}: {data[:300]!r}")
         return json.loads(data)
 
     def close(self):
@@ -363,7 +381,7 @@ def run_sequential(port: int, token: str, path: str, n: int, warmup: int) -> dic
         for _ in range(n):
             status, data, elapsed = client.request("GET", path)
             if status != 200:
-                raise SystemExit(f"[bench] GET {path} -> {status}: {data[:300]!r}")
+                fail(f"GET {path} -> {status}: {data[:300]!r}")
             latencies.append(elapsed)
         return summarize(latencies, time.perf_counter() - started)
     finally:
@@ -412,7 +430,7 @@ def run_concurrent(port: int, token: str, path: str, n: int, clients: int) -> di
         thread.join()
     wall = time.perf_counter() - started
     if failures:
-        raise SystemExit(f"[bench] concurrent GET {path} failed: {failures[0]}")
+        fail(f"concurrent GET {path} failed: {failures[0]}")
     return summarize(latencies, wall)
 
 
@@ -450,6 +468,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse a filled bench database of the same size")
     parser.add_argument("--output", help="write the figures as JSON to this file")
+    parser.add_argument("--only", default="", help="run only the scenarios whose name contains this text")
     args = parser.parse_args()
     small = args.smoke
     args.conversations = args.conversations or (2_000 if small else 100_000)
@@ -480,7 +499,7 @@ def main() -> int:
         status, data, _ = login.request("POST", "/api/v1/auth/token/", {"username": AGENT_USERNAME, "password": AGENT_PASSWORD})
         login.close()
         if status != 200:
-            raise SystemExit(f"[bench] token request -> {status}: {data[:300]!r}")
+            fail(f"token request -> {status}: {data[:300]!r}")
         token = json.loads(data)["token"]
 
         api = Client(port, token)
@@ -504,6 +523,7 @@ def main() -> int:
             "list open+unassigned": filtered_path,
             "messages of one conversation": messages_path,
         }
+        scenarios = {name: path for name, path in scenarios.items() if args.only in name}
         queries = count_queries(token, scenarios)
         results = []
         for name, path in scenarios.items():

@@ -61,3 +61,11 @@ def test_plain_http_override_is_what_check_deploy_flags(tmp_path):
     result = manage(production_env(tmp_path, HTTPS="0"), "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "security.W008" in result.stdout + result.stderr  # SECURE_SSL_REDIRECT
+
+
+def test_postgres_connections_are_not_kept_under_asgi(tmp_path):
+    """daphne runs each request in a new thread: kept connections would pile up (bench/api_list.py)."""
+    env = production_env(tmp_path, DATABASE_URL="postgres://dxe:secret@db.internal:5432/dxe")
+    result = manage(env, "shell", "-c", "from django.conf import settings; print(settings.DATABASES['default']['CONN_MAX_AGE'])")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "0"
