@@ -242,11 +242,12 @@
     onFrame,
     onState,
     onClose(code) {
-      // 4401/4403: the session token expired or was refused; a reload issues a new one.
+      // 4403: the session token expired or was refused; a reload issues a new one.
       if (code === 4401 || code === 4403) {
         window.setTimeout(() => window.location.reload(), 2000);
         return "stop";
       }
+      if (code === 4404) return "stop"; // the shop closed its web chat: retrying cannot help
       return null;
     },
   });

@@ -217,6 +217,9 @@ def test_image_round_trip(live, browser, tmp_path):
         "() => [...document.querySelectorAll('[data-sender=agent] [data-testid=message-image]')].some(i => i.complete && i.naturalWidth === 64)"
     )
 
+    shot(workspace, "workspace-images")
+    shot(buyer, "buyer-images")
+
     # Click opens the lightbox.
     image.first.click()
     expect(workspace.locator("#lightbox")).to_be_visible()
