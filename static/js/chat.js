@@ -94,15 +94,36 @@
     );
   }
 
+  // Nodes are reused while what they show is unchanged: live updates never reload an image.
+  const nodes = new Map(); // key -> element (with _sig)
+  function reuse(k, sig, make) {
+    const old = nodes.get(k);
+    if (old && old._sig === sig) return old;
+    const el = make();
+    el._sig = sig;
+    nodes.set(k, el);
+    return el;
+  }
+  const signature = (m) =>
+    JSON.stringify([m.text, (m.attachments || []).map((a) => a.url), m._pending, m._failed, m._error, m.author && m.author.nickname, m.seq <= (state.agentRead.get(m.conversation_id) || 0)]);
+
   function render() {
     const stick = nearBottom();
     const items = [];
-    for (const m of state.messages.values()) items.push([order(m.conversation_id, m.seq), () => messageEl(m)]);
-    for (const line of state.lines.values()) items.push([order(line.convId, line.seq), () => h("div", { class: "line" }, h("span", null, line.text))]);
+    for (const m of state.messages.values())
+      items.push([order(m.conversation_id, m.seq), `m${key(m.conversation_id, m.seq)}`, signature(m), () => messageEl(m)]);
+    for (const [k, line] of state.lines)
+      items.push([order(line.convId, line.seq), `l${k}`, line.text, () => h("div", { class: "line" }, h("span", null, line.text))]);
     items.sort((a, b) => before(a[0], b[0]));
-    const nodes = items.map(([, make]) => make());
-    for (const m of state.pending.values()) nodes.push(messageEl(m));
-    els.messages.replaceChildren(...nodes);
+    const wanted = items.map(([, k, sig, make]) => reuse(k, sig, make));
+    for (const m of state.pending.values()) wanted.push(reuse(`p${m.client_msg_id}`, signature(m), () => messageEl(m)));
+    const box = els.messages;
+    wanted.forEach((node, i) => {
+      if (box.children[i] !== node) box.insertBefore(node, box.children[i] || null);
+    });
+    while (box.children.length > wanted.length) box.lastElementChild.remove();
+    const keep = new Set(wanted);
+    for (const [k, el] of nodes) if (!keep.has(el)) nodes.delete(k);
     if (stick) els.body.scrollTop = els.body.scrollHeight;
   }
 

@@ -219,7 +219,8 @@
     if (s.gapTimer) return;
     s.gapTimer = window.setTimeout(() => {
       s.gapTimer = null;
-      if (s.seen.size) resync([id]);
+      const conv = state.convs.get(id);
+      if (s.seen.size || (conv && conv.last_seq > s.held)) resync([id]);
     }, 1500);
   }
 
@@ -390,7 +391,12 @@
       for (const row of page.results) state.listed.add(upsertConv(row, "rest").id);
       state.next = page.next;
     } catch (err) {
-      if (gen === state.listGen) toast(S.loadFailed, "error");
+      if (gen === state.listGen) {
+        toast(S.loadFailed, "error");
+        window.setTimeout(() => {
+          if (gen === state.listGen) loadList(reset);
+        }, 3000);
+      }
     } finally {
       if (gen === state.listGen) state.listLoading = false;
       renderList();

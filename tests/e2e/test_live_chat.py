@@ -66,11 +66,11 @@ def test_buyer_and_agent_chat_live(live, browser):
 
     # Typing shows on both sides.
     buyer.fill("[data-testid=composer]", "还有")
-    buyer.type("[data-testid=composer]", "…")
+    buyer.locator("[data-testid=composer]").press_sequentially("…")
     expect(workspace.locator("#typing-line")).to_contain_text("正在输入", timeout=2000)
     composer = workspace.locator("[data-testid=composer]")
     composer.click()
-    composer.type("有的")
+    composer.press_sequentially("有的")
     expect(buyer.locator("#typing")).to_contain_text("小美 正在输入", timeout=2000)
 
     # The agent replies; the buyer sees it within a second, and the agent sees it read.

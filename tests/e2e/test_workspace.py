@@ -81,9 +81,9 @@ def test_keyboard_shortcuts(live, browser):
 
     # Shift+Enter is a new line, not a send.
     composer.fill("")
-    composer.type("第一行")
+    composer.press_sequentially("第一行")
     composer.press("Shift+Enter")
-    composer.type("第二行")
+    composer.press_sequentially("第二行")
     expect(composer).to_have_value("第一行\n第二行")
     page.keyboard.press("Escape")
 
