@@ -215,6 +215,13 @@ def chat_upload(request, shop_slug: str):
     """A buyer's image message: ``image`` (one or more), ``client_msg_id``, optional ``text``."""
     shop = get_object_or_404(Shop, slug=shop_slug)
     channel = _web_channel(shop)
+    # Refuse an oversize body before parsing it (Django would spool it to disk first).
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.ATTACHMENT_MAX_BYTES * services.MAX_IMAGES_PER_MESSAGE + 64 * 1024:
+        return _error(413, "too_large", _("The upload is too large."))
     token = request.META.get(SESSION_TOKEN_HEADER) or request.POST.get("token")
     customer = buyer_identity.session_token_customer(token, shop_id=shop.pk)
     if customer is None:

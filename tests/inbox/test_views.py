@@ -238,6 +238,16 @@ def test_upload_too_large_is_400(client, shop, web_channel, session_token, setti
     assert response.status_code == 400
 
 
+def test_upload_oversize_body_is_refused_before_parsing(client, shop, web_channel, session_token, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.ATTACHMENT_MAX_BYTES = 10
+    big = SimpleUploadedFile("big.png", b"\x89PNG" + b"x" * 100_000, content_type="image/png")
+    response = upload(client, shop, session_token, image=big)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
 def test_upload_needs_post_and_no_csrf_token(shop, web_channel, session_token):
     from django.test import Client
 
