@@ -14,7 +14,7 @@ from .selectors import order_list
 
 class OrderItemSerializer(serializers.Serializer):
     title = serializers.CharField()
-    sku = serializers.CharField(allow_blank=True)
+    sku = serializers.CharField(allow_blank=True, default="")
     quantity = serializers.IntegerField()
     price = serializers.CharField(help_text="Unit price, a decimal string such as \"99.00\".")
 

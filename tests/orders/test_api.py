@@ -80,3 +80,11 @@ def test_anonymous_is_refused(client, customer):
     response = client.get(URL, {"customer": customer.pk})
     assert response.status_code in (401, 403)
     assert "error" in response.json()
+
+
+def test_items_stored_without_sku_still_list(client, agent, shop):
+    order = OrderFactory(shop=shop, items=[{"title": "卫衣", "quantity": 1, "price": "9.90"}])
+    client.force_login(agent)
+    response = client.get(f"/api/v1/orders/?customer={order.customer_id}")
+    assert response.status_code == 200
+    assert response.json()["results"][0]["items"][0]["sku"] == ""
