@@ -252,20 +252,25 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
                 duplicates += 1
                 continue
             seen.add(key)
-            delivery.append(arrived - started)
+            if started >= measure_from:
+                delivery.append(arrived - started)
 
     async def buyer_reader(ws) -> None:
         nonlocal last_ack
         async for raw in ws:
             if raw.startswith('{"type":"ack"'):
                 frame = json.loads(raw)
-                ack_latency.append(time.perf_counter() - sent[frame["client_msg_id"]])
+                if sent[frame["client_msg_id"]] >= measure_from:
+                    ack_latency.append(time.perf_counter() - sent[frame["client_msg_id"]])
                 acked.add(frame["client_msg_id"])
                 last_ack = time.perf_counter()
             elif raw.startswith('{"type":"error"'):
                 errors.append(json.loads(raw))
 
     stop_at = time.perf_counter() + args.duration
+    # Latencies count from the second round of messages: the first one pays for warm-up
+    # (first queries, connections, code paths) and is not what a running server does.
+    measure_from = time.perf_counter() + args.interval
 
     async def buyer_writer(index: int, ws) -> None:
         await asyncio.sleep(random.random() * args.interval)
@@ -303,6 +308,7 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
         "duplicates": duplicates,
         "delivery": delivery,
         "ack": ack_latency,
+        "measured": len(ack_latency),
         "errors": errors,
     }
 
@@ -345,10 +351,10 @@ async def run_echo(args, port: int) -> dict:
 # --- Main ---------------------------------------------------------------------------------
 
 
-def report_product(layer: str, args, result: dict, cpu: list[float], client_cpu: float) -> None:
+def report_product(layer: str, database: str, args, result: dict, cpu: list[float], client_cpu: float) -> None:
     rate = result["acked"] / result["store_window"]
     tuned = " (persistent SQLite connections)" if args.sqlite_persistent else ""
-    print(f"\n== product, {layer} layer{tuned}: {args.buyers} buyers, {args.agents} agents, one message per buyer every {args.interval} s")
+    print(f"\n== product, {layer} layer, {database}{tuned}: {args.buyers} buyers, {args.agents} agents, one message per buyer every {args.interval} s")
     backlog = result["sent"] - result["acked"]
     print(
         f"  messages sent {result['sent']} ({result['sent'] / args.duration:.0f}/s offered), stored and acked "
@@ -359,6 +365,7 @@ def report_product(layer: str, args, result: dict, cpu: list[float], client_cpu:
         f"lost {result['lost']}, duplicated {result['duplicates']}"
     )
     d, a = result["delivery"], result["ack"]
+    print(f"  latencies of the {result['measured']} messages sent after the first {args.interval:g} s:")
     print(f"  buyer->agent latency p50 {ms(percentile(d, .5))}, p99 {ms(percentile(d, .99))}, max {ms(max(d) if d else float('nan'))}")
     print(f"  buyer send->ack      p50 {ms(percentile(a, .5))}, p99 {ms(percentile(a, .99))}")
     print(f"  server CPU seconds per process {', '.join(f'{c:.1f}' for c in cpu)}; bench client {client_cpu:.1f}")
@@ -383,6 +390,9 @@ def main() -> None:
         help="keep SQLite connections open between queries (CONN_MAX_AGE=None); the product default closes "
         "them after every socket frame, and closing the last WAL connection checkpoints and fsyncs",
     )
+    parser.add_argument(
+        "--tmp", default=None, help="folder for the SQLite database and logs (e.g. /dev/shm to leave disk waits out)"
+    )
     parser.add_argument("--skip-echo", action="store_true")
     parser.add_argument("--skip-product", action="store_true")
     args = parser.parse_args()
@@ -392,7 +402,7 @@ def main() -> None:
     if layer == "redis" and not redis_url:
         parser.error("--layer redis needs REDIS_URL")
 
-    with tempfile.TemporaryDirectory(prefix="dxe-bench-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="dxe-bench-", dir=args.tmp) as tmp_name:
         tmp = Path(tmp_name)
         if not args.skip_product:
             with shared_database(tmp) as db_env:
@@ -419,7 +429,9 @@ def main() -> None:
                     cpu = [cpu_seconds(pid) - b for pid, b in zip(pids, before)]
                     client_after = resource.getrusage(resource.RUSAGE_SELF)
                 client_cpu = (client_after.ru_utime + client_after.ru_stime) - (client_before.ru_utime + client_before.ru_stime)
-                report_product(layer, args, result, cpu, client_cpu)
+                report_product(
+                    layer, "PostgreSQL" if "DATABASE_URL" in db_env else "SQLite", args, result, cpu, client_cpu
+                )
 
         if not args.skip_echo:
             env = child_env({})
