@@ -69,3 +69,21 @@ def test_postgres_connections_are_not_kept_under_asgi(tmp_path):
     result = manage(env, "shell", "-c", "from django.conf import settings; print(settings.DATABASES['default']['CONN_MAX_AGE'])")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "0"
+
+
+def test_pages_render_with_collected_static_files_in_production(tmp_path):
+    """DEBUG=0 uses the manifest storage: every {% static %} a page names must be collected."""
+    env = production_env(tmp_path, STATIC_ROOT=str(tmp_path / "static"), ALLOWED_HOSTS="testserver")
+    collected = manage(env, "collectstatic", "--noinput")
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "response = Client().get('/accounts/login/', secure=True)\n"
+        "assert response.status_code == 200, response.status_code\n"
+        "body = response.content.decode()\n"
+        "assert '/static/' in body\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
