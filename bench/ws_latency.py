@@ -15,7 +15,9 @@ deliveries, and the CPU each server process used. Then it runs the same load of 
 against a bare echo consumer (``bench/echo_asgi.py``) and prints its round-trip times.
 
 Everything stops by itself: sends end after ``--duration`` s, deliveries are awaited at most
-``--drain`` s more, and the servers are terminated on exit.
+``--drain`` s more, and the servers are terminated on exit. The exit status is 1 when a stored
+message was lost or delivered twice, or an error frame came back (an overloaded server's
+backlog is reported, not failed).
 """
 import argparse
 import asyncio
@@ -376,7 +378,7 @@ def report_product(layer: str, database: str, args, result: dict, cpu: list[floa
         print(f"  error frames: {codes}")
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--buyers", type=int, default=50)
     parser.add_argument("--agents", type=int, default=5)
@@ -402,6 +404,7 @@ def main() -> None:
     if layer == "redis" and not redis_url:
         parser.error("--layer redis needs REDIS_URL")
 
+    failed = False
     with tempfile.TemporaryDirectory(prefix="dxe-bench-", dir=args.tmp) as tmp_name:
         tmp = Path(tmp_name)
         if not args.skip_product:
@@ -432,6 +435,7 @@ def main() -> None:
                 report_product(
                     layer, "PostgreSQL" if "DATABASE_URL" in db_env else "SQLite", args, result, cpu, client_cpu
                 )
+                failed = bool(result["lost"] or result["duplicates"] or result["errors"])
 
         if not args.skip_echo:
             env = child_env({})
@@ -446,7 +450,11 @@ def main() -> None:
                 f"  frames {result['sent']}, echoed {result['received']}; round trip p50 {ms(percentile(rtt, .5))}, "
                 f"p99 {ms(percentile(rtt, .99))}; server CPU {cpu:.1f} s"
             )
+            failed = failed or result["received"] < result["sent"]
+    if failed:
+        print("\nFAILED: lost or duplicated deliveries, or error frames (see above)")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
