@@ -9,7 +9,6 @@ import asyncio
 import logging
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -17,8 +16,18 @@ from accounts.models import User
 from accounts.selectors import memberships_of
 
 from .. import events, presence, realtime, selectors, services
-from .base import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, FrameError, JsonSocket, bool_field, int_field, not_found, str_field
 from . import hub
+from .base import (
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHENTICATED,
+    FrameError,
+    JsonSocket,
+    bool_field,
+    db_call,
+    int_field,
+    not_found,
+    str_field,
+)
 from .history import history_after
 
 logger = logging.getLogger(__name__)
@@ -60,7 +69,7 @@ class AgentConsumer(JsonSocket):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        opened = await database_sync_to_async(self._open)(scope_user.pk)
+        opened = await db_call(self._open)(scope_user.pk)
         if opened is None:
             await self.accept()
             await self.close(code=CLOSE_FORBIDDEN)
@@ -107,7 +116,7 @@ class AgentConsumer(JsonSocket):
         while True:
             await asyncio.sleep(presence.HEARTBEAT_SECONDS)
             try:
-                await database_sync_to_async(presence.presence_heartbeat)(user_id=self.user.pk)
+                await db_call(presence.presence_heartbeat)(user_id=self.user.pk)
             except Exception:
                 logger.exception("presence heartbeat failed")
 
@@ -116,7 +125,7 @@ class AgentConsumer(JsonSocket):
             self.heartbeat.cancel()
         await hub.unsubscribe(self, self.shop_ids)
         if self.counted:
-            went_offline = await database_sync_to_async(presence.presence_disconnect)(user_id=self.user.pk)
+            went_offline = await db_call(presence.presence_disconnect)(user_id=self.user.pk)
             if went_offline:
                 await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=False)
 
@@ -168,7 +177,7 @@ class AgentConsumer(JsonSocket):
         conversation_id = int_field(frame, "conversation_id", minimum=1)
         client_msg_id = str_field(frame, "client_msg_id")
         text = str_field(frame, "text")
-        ack = await database_sync_to_async(self._write_message)(
+        ack = await db_call(self._write_message)(
             conversation_id=conversation_id, text=text, client_msg_id=client_msg_id, private=private
         )
         await self.send_frame(ack)
@@ -198,7 +207,7 @@ class AgentConsumer(JsonSocket):
             parsed.append((conversation_id, last_seq))
         for conversation_id, after_seq in parsed:
             try:
-                payloads, last_seq, more = await database_sync_to_async(self._history)(conversation_id, after_seq)
+                payloads, last_seq, more = await db_call(self._history)(conversation_id, after_seq)
             except Http404:
                 error = not_found()
                 await self.send_error(error.code, error.message, "resync", conversation_id=conversation_id)
@@ -220,14 +229,14 @@ class AgentConsumer(JsonSocket):
     async def on_read(self, frame: dict) -> None:
         conversation_id = int_field(frame, "conversation_id", minimum=1)
         seq = int_field(frame, "seq")
-        await database_sync_to_async(self._mark_read)(conversation_id, seq)
+        await db_call(self._mark_read)(conversation_id, seq)
 
     async def on_typing(self, frame: dict) -> None:
         conversation_id = int_field(frame, "conversation_id", minimum=1)
         is_typing = bool_field(frame, "is_typing")
         shop_id = self.allowed.get(conversation_id)
         if shop_id is None:
-            shop_id = (await database_sync_to_async(self._conversation)(conversation_id)).shop_id
+            shop_id = (await db_call(self._conversation)(conversation_id)).shop_id
         payload = events.typing_frame(
             conversation_id=conversation_id, side="agent", is_typing=is_typing, name=self.user.nickname
         )

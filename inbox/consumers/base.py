@@ -8,10 +8,13 @@ import json
 import logging
 import time
 
+from asgiref.sync import SyncToAsync
 from channels.consumer import get_handler_name
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -28,6 +31,47 @@ RATE_ERROR_INTERVAL = 1.0
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+
+
+# --- The sockets' database thread --------------------------------------------------------
+#
+# Every socket of a process runs its queries on asgiref's one thread-sensitive thread (Channels
+# opens no per-connection context), so that thread holds at most one connection per database.
+# database_sync_to_async closes it after each call when CONN_MAX_AGE is 0, which costs a new
+# connection per frame: a PostgreSQL connect, or for SQLite a WAL checkpoint and fsync when the
+# last connection closes. Socket calls keep it for up to SOCKET_DB_MAX_AGE seconds instead;
+# broken connections are still dropped (Django's own checks) and CONN_MAX_AGE=None still means
+# "forever". HTTP requests, which get a thread each under ASGI, keep the setting as it is.
+SOCKET_DB_MAX_AGE = 300
+
+
+def _tidy_connections() -> None:
+    now = time.monotonic()
+    for connection in connections.all(initialized_only=True):
+        close_at = connection.close_at
+        if close_at is not None and now < close_at + SOCKET_DB_MAX_AGE:
+            connection.close_at = None  # judge by health only, not by CONN_MAX_AGE
+            try:
+                connection.close_if_unusable_or_obsolete()
+            finally:
+                if connection.connection is not None:
+                    connection.close_at = close_at
+        else:
+            connection.close_if_unusable_or_obsolete()
+
+
+class SocketDatabaseSyncToAsync(DatabaseSyncToAsync):
+    """``database_sync_to_async`` for socket frames: same thread, connection kept (see above)."""
+
+    def thread_handler(self, loop, *args, **kwargs):
+        _tidy_connections()
+        try:
+            return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
+        finally:
+            _tidy_connections()
+
+
+db_call = SocketDatabaseSyncToAsync
 
 
 class FrameError(Exception):
@@ -103,7 +147,7 @@ class JsonSocket(AsyncWebsocketConsumer):
 
     async def dispatch(self, message):
         # Channels closes stale DB connections before *every* message (a thread hop even for
-        # a forwarded event). Every DB call here goes through database_sync_to_async, which
+        # a forwarded event). Every DB call here goes through db_call, which
         # does that itself, so events are forwarded without touching the DB thread.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:

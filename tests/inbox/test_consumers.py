@@ -676,3 +676,31 @@ async def test_live_event_during_resync_comes_after_resync_done(agent, conversat
     live = (await receive_type(agent_ws, "event"))["event"]
     assert (live["seq"], live["message"]["text"]) == (2, "插队")
     await close_all(agent_ws)
+
+
+@pytest.mark.postgres
+async def test_socket_frames_reuse_one_database_connection(agent, conversation):
+    """CONN_MAX_AGE is 0, yet frames must not pay a new connection each (see consumers/base.py)."""
+    from django.db import connection
+
+    from inbox.consumers.base import db_call
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL): Django never closes SQLite's in-memory test database")
+
+    def backend_pid() -> int:
+        connection.ensure_connection()
+        return connection.connection.get_backend_pid()
+
+    agent_ws = await agent_socket(agent)
+    before = await db_call(backend_pid)()
+    for seq in (1, 2):
+        await db_call(services.message_send)(conversation=conversation, sender_kind="buyer", text="x")
+        await receive_type(agent_ws, "event")
+        await agent_ws.send_json_to({"type": "read", "conversation_id": conversation.pk, "seq": seq})
+        await receive_type(agent_ws, "event")
+    assert await db_call(backend_pid)() == before
+    # The plain Channels wrapper would have reconnected (CONN_MAX_AGE=0): the check can fail.
+    await database_sync_to_async(backend_pid)()
+    assert await db_call(backend_pid)() != before
+    await close_all(agent_ws)
