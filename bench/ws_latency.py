@@ -355,8 +355,7 @@ async def run_echo(args, port: int) -> dict:
 
 def report_product(layer: str, database: str, args, result: dict, cpu: list[float], client_cpu: float) -> None:
     rate = result["acked"] / result["store_window"]
-    tuned = " (persistent SQLite connections)" if args.sqlite_persistent else ""
-    print(f"\n== product, {layer} layer, {database}{tuned}: {args.buyers} buyers, {args.agents} agents, one message per buyer every {args.interval} s")
+    print(f"\n== product, {layer} layer, {database}: {args.buyers} buyers, {args.agents} agents, one message per buyer every {args.interval} s")
     backlog = result["sent"] - result["acked"]
     print(
         f"  messages sent {result['sent']} ({result['sent'] / args.duration:.0f}/s offered), stored and acked "
@@ -387,12 +386,6 @@ def main() -> int:
     parser.add_argument("--drain", type=float, default=15.0, help="at most this long to wait for late deliveries")
     parser.add_argument("--layer", choices=["auto", "memory", "redis"], default="auto")
     parser.add_argument(
-        "--sqlite-persistent",
-        action="store_true",
-        help="keep SQLite connections open between queries (CONN_MAX_AGE=None); the product default closes "
-        "them after every socket frame, and closing the last WAL connection checkpoints and fsyncs",
-    )
-    parser.add_argument(
         "--tmp", default=None, help="folder for the SQLite database and logs (e.g. /dev/shm to leave disk waits out)"
     )
     parser.add_argument("--skip-echo", action="store_true")
@@ -410,11 +403,6 @@ def main() -> int:
         if not args.skip_product:
             with shared_database(tmp) as db_env:
                 env = child_env({**db_env, **({"REDIS_URL": redis_url} if layer == "redis" else {})})
-                if args.sqlite_persistent and "DATABASE_URL" not in db_env:
-                    (tmp / "bench_settings.py").write_text(
-                        "from dianxiaoer.settings import *  # noqa\nDATABASES['default']['CONN_MAX_AGE'] = None\n"
-                    )
-                    env.update(DJANGO_SETTINGS_MODULE="bench_settings", PYTHONPATH=f"{ROOT}:{tmp}")
                 python = str(BIN / "python")
                 print(f"preparing database ({'PostgreSQL' if 'DATABASE_URL' in db_env else 'SQLite'}) ...")
                 subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
