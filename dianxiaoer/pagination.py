@@ -125,7 +125,10 @@ class KeysetPagination:
 
     def paginate(self, queryset: QuerySet, request: Request) -> Page:
         size = self.page_size(request)
-        queryset = queryset.order_by(F(self.field).desc(nulls_last=True), "-id")
+        # NULLS LAST only where the column can be null: on a NOT NULL column it would stop
+        # PostgreSQL from reading the (..., field DESC, id DESC) index in order.
+        order = F(self.field).desc(nulls_last=True) if self.nullable else F(self.field).desc()
+        queryset = queryset.order_by(order, "-id")
         cursor = request.query_params.get(CURSOR_PARAM)
         if cursor:
             queryset = queryset.filter(self._after(*_decode(cursor)))
