@@ -85,10 +85,19 @@ ASGI_APPLICATION = "dianxiaoer.asgi.application"
 DATABASE_URL = env.str("DATABASE_URL", default="")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    # 0 by default: under ASGI (daphne) each request runs in a fresh thread, so persistent
-    # connections are never reused and pile up until PostgreSQL refuses new ones (500s under
-    # concurrent load, seen in bench/api_list.py). Raise it only for WSGI-style processes.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+    # Under ASGI (daphne) each request runs in a fresh thread, so Django's thread-local
+    # persistent connections are never reused and pile up until PostgreSQL refuses new ones.
+    # A process-wide pool (psycopg 3, Django's "pool" option) reuses them instead: requests
+    # and socket frames borrow a connection and give it back, paying no connect each time.
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+            "timeout": env.int("DB_POOL_TIMEOUT", default=10),
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,8 @@ class Conversation(models.Model):
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
         indexes = [
+            # An agent of several shops filters shop_id IN (...): read this one in order.
+            models.Index(fields=["-last_message_at", "-id"], name="conv_recent"),
             models.Index(fields=["shop", "-last_message_at", "-id"], name="conv_shop_recent"),
             models.Index(fields=["shop", "status", "-last_message_at", "-id"], name="conv_shop_status_recent"),
             models.Index(fields=["assignee", "-last_message_at", "-id"], name="conv_assignee_recent"),
