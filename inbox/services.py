@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -77,13 +77,19 @@ def _check_member(conversation: Conversation, user: User) -> None:
         raise ValidationError(_("That user is not a member of this shop."))
 
 
-@transaction.atomic
-def conversation_open(*, channel: Channel, customer: Customer) -> Conversation:
-    """Return the buyer's unresolved conversation on this channel, or start a new one."""
+def _open_locked(*, channel: Channel, customer: Customer) -> Conversation:
+    """The buyer's unresolved conversation on this channel, locked, or a new one.
+
+    Locks the customer row first, so two first messages of one buyer open one conversation.
+    Callers must be inside a transaction.
+    """
     if customer.shop_id != channel.shop_id:
         raise ValidationError(_("Customer and channel belong to different shops."))
+    Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True).first()
     existing = (
-        Conversation.objects.filter(customer=customer, channel=channel)
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("customer", "channel", "assignee")
+        .filter(customer=customer, channel=channel)
         .exclude(status=Conversation.Status.RESOLVED)
         .order_by("-id")
         .first()
@@ -96,6 +102,12 @@ def conversation_open(*, channel: Channel, customer: Customer) -> Conversation:
     conversation = _lock(conversation)
     _record_event(conversation, kind=ConversationEvent.Kind.CREATED, actor=None, data={})
     return conversation
+
+
+@transaction.atomic
+def conversation_open(*, channel: Channel, customer: Customer) -> Conversation:
+    """Return the buyer's unresolved conversation on this channel, or start a new one."""
+    return _open_locked(channel=channel, customer=customer)
 
 
 def _validate_message_input(*, text: str, images: Sequence[UploadedFile], client_msg_id: str | None) -> str:
@@ -117,30 +129,33 @@ def _preview(message: Message, image_count: int) -> str:
     return _("[Image]") if image_count else ""
 
 
-@transaction.atomic
-def message_send(
-    *,
-    conversation: Conversation,
-    sender_kind: str,
-    text: str = "",
-    author: User | None = None,
-    client_msg_id: str | None = None,
-    images: Sequence[UploadedFile] = (),
-    is_private: bool = False,
-) -> tuple[Message, bool]:
-    """Store a message and publish it; returns ``(message, created)``.
-
-    A repeated ``client_msg_id`` in the same conversation returns the stored message with
-    ``created=False`` and changes nothing, so clients may retry a send safely.
-    """
+def _check_message(
+    *, sender_kind: str, text: str, author: User | None, client_msg_id: str | None, images: Sequence[UploadedFile], is_private: bool
+) -> tuple[str, list]:
     text = _validate_message_input(text=text, images=images, client_msg_id=client_msg_id)
     checked_images = [check_image(upload) for upload in images]
     if sender_kind == Message.SenderKind.AGENT and author is None:
         raise ValidationError(_("An agent message needs its author."))
     if is_private and sender_kind != Message.SenderKind.AGENT:
         raise ValidationError(_("Only agents write private notes."))
+    return text, checked_images
 
-    conversation = _lock(conversation)
+
+# A buyer's last contact is a day-level fact: rewrite it at most this often.
+LAST_CONTACT_RESOLUTION_SECONDS = 60
+
+
+def _append_message(
+    conversation: Conversation,
+    *,
+    sender_kind: str,
+    text: str,
+    author: User | None,
+    client_msg_id: str | None,
+    checked_images: list,
+    is_private: bool,
+) -> tuple[Message, bool]:
+    """Store a checked message in a locked conversation and publish it on commit."""
     if client_msg_id is not None:
         existing = Message.objects.filter(conversation=conversation, client_msg_id=client_msg_id).first()
         if existing is not None:
@@ -164,7 +179,7 @@ def message_send(
         delivery_state=Message.Delivery.PENDING if delivers_to_platform else Message.Delivery.NONE,
         created_at=now,
     )
-    for checked in checked_images:
+    attachments = [
         Attachment.objects.create(
             message=message,
             shop_id=conversation.shop_id,
@@ -174,24 +189,39 @@ def message_send(
             width=checked.width,
             height=checked.height,
         )
+        for checked in checked_images
+    ]
+    # The payload below reads message.attachments; a text message has none, so spare the query.
+    if attachments:
+        prefetch_related_objects([message], "attachments")
+    else:
+        message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}
 
+    changed = ["last_seq"]
     if not is_private:
         conversation.last_message_at = now
-        conversation.last_message_preview = _preview(message, len(checked_images))
+        conversation.last_message_preview = _preview(message, len(attachments))
+        changed += ["last_message_at", "last_message_preview"]
         if sender_kind == Message.SenderKind.BUYER:
             conversation.agent_unread_count += 1
             conversation.waiting_since = conversation.waiting_since or now
+            changed += ["agent_unread_count", "waiting_since"]
             if conversation.status == Conversation.Status.RESOLVED:
                 conversation.status = Conversation.Status.OPEN
                 conversation.resolved_at = None
-            Customer.objects.filter(pk=conversation.customer_id).update(last_contact_at=now)
+                changed += ["status", "resolved_at"]
+            customer = conversation.customer
+            if customer.last_contact_at is None or (now - customer.last_contact_at).total_seconds() > LAST_CONTACT_RESOLUTION_SECONDS:
+                customer.last_contact_at = now
+                Customer.objects.filter(pk=customer.pk).update(last_contact_at=now)
         else:
             conversation.buyer_unread_count += 1
+            changed.append("buyer_unread_count")
             if sender_kind == Message.SenderKind.AGENT:
                 conversation.waiting_since = None
-    conversation.save()
+                changed.append("waiting_since")
+    conversation.save(update_fields=changed)
 
-    message = Message.objects.select_related("author").prefetch_related("attachments").get(pk=message.pk)
     agent_payload, buyer_payload = events.message_event(message, conversation=events.conversation_data(conversation))
     realtime.publish_on_commit(
         shop_id=conversation.shop_id,
@@ -204,6 +234,36 @@ def message_send(
 
         transaction.on_commit(lambda: deliver_message.delay(message.pk))
     return message, True
+
+
+@transaction.atomic
+def message_send(
+    *,
+    conversation: Conversation,
+    sender_kind: str,
+    text: str = "",
+    author: User | None = None,
+    client_msg_id: str | None = None,
+    images: Sequence[UploadedFile] = (),
+    is_private: bool = False,
+) -> tuple[Message, bool]:
+    """Store a message and publish it; returns ``(message, created)``.
+
+    A repeated ``client_msg_id`` in the same conversation returns the stored message with
+    ``created=False`` and changes nothing, so clients may retry a send safely.
+    """
+    text, checked_images = _check_message(
+        sender_kind=sender_kind, text=text, author=author, client_msg_id=client_msg_id, images=images, is_private=is_private
+    )
+    return _append_message(
+        _lock(conversation),
+        sender_kind=sender_kind,
+        text=text,
+        author=author,
+        client_msg_id=client_msg_id,
+        checked_images=checked_images,
+        is_private=is_private,
+    )
 
 
 def note_add(*, conversation: Conversation, author: User, text: str, client_msg_id: str | None = None) -> tuple[Message, bool]:
@@ -228,15 +288,23 @@ def buyer_message_receive(
     client_msg_id: str | None = None,
     images: Sequence[UploadedFile] = (),
 ) -> tuple[Message, bool]:
-    """A buyer's message from any channel: finds or creates the profile and conversation."""
+    """A buyer's message from any channel: finds or creates the profile and conversation.
+
+    One transaction, one lock on the buyer and one on the conversation: this is the hot path
+    of every chat message.
+    """
+    text, checked_images = _check_message(
+        sender_kind=Message.SenderKind.BUYER, text=text, author=None, client_msg_id=client_msg_id, images=images, is_private=False
+    )
     customer = customer_get_or_create(shop=channel.shop, platform_buyer_id=platform_buyer_id, nickname=nickname)
-    conversation = conversation_open(channel=channel, customer=customer)
-    return message_send(
-        conversation=conversation,
+    return _append_message(
+        _open_locked(channel=channel, customer=customer),
         sender_kind=Message.SenderKind.BUYER,
         text=text,
+        author=None,
         client_msg_id=client_msg_id,
-        images=images,
+        checked_images=checked_images,
+        is_private=False,
     )
 
 

@@ -112,7 +112,7 @@ def test_conversation_open_reuses_unresolved_and_refuses_cross_shop(web_channel,
 
 def test_events_are_published_only_after_commit(conversation, captured, monkeypatch):
     sent = []
-    monkeypatch.setattr("inbox.realtime._send", lambda group, payload: sent.append((group, payload["kind"])))
+    monkeypatch.setattr("inbox.realtime._send", lambda targets: sent.extend((group, payload["kind"]) for group, payload in targets))
     with captured(execute=False) as callbacks:
         services.message_send(conversation=conversation, sender_kind="buyer", text="hi")
     assert sent == []
@@ -126,7 +126,7 @@ def test_events_are_published_only_after_commit(conversation, captured, monkeypa
 
 def test_private_note_is_not_published_to_buyer(conversation, agent, captured, monkeypatch):
     sent = []
-    monkeypatch.setattr("inbox.realtime._send", lambda group, payload: sent.append(group))
+    monkeypatch.setattr("inbox.realtime._send", lambda targets: sent.extend(group for group, _ in targets))
     with captured(execute=True):
         services.note_add(conversation=conversation, author=agent, text="内部备注")
     assert sent == [f"shop-{conversation.shop_id}-agents"]
