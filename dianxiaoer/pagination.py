@@ -138,7 +138,11 @@ class KeysetPagination:
             rows = rows[:size]
             last = rows[-1]
             url = request.build_absolute_uri()
-            next_url = replace_query_param(url, CURSOR_PARAM, _encode(getattr(last, self.field), last.pk))
+            if isinstance(last, dict):  # a values() page
+                position = _encode(last[self.field], last["id"])
+            else:
+                position = _encode(getattr(last, self.field), last.pk)
+            next_url = replace_query_param(url, CURSOR_PARAM, position)
         return Page(results=rows, next_url=next_url)
 
     @staticmethod

@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last on purpose: see its docstring.
+    "dianxiaoer.middleware.sync_middleware_chain",
 ]
 
 ROOT_URLCONF = "dianxiaoer.urls"

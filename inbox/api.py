@@ -21,6 +21,7 @@ from dianxiaoer.pagination import KeysetPagination
 
 from . import channel_services, services
 from .channel_selectors import channel_get, channel_list
+from .list_rows import conversation_rows, conversation_values
 from .models import Channel, Conversation, ConversationEvent
 from .selectors import VIEWS, conversation_get, conversation_list, event_list, message_latest, message_list
 from .serializers import ConversationSerializer, MessageSerializer, UserBriefSerializer
@@ -95,8 +96,8 @@ class ConversationListApi(APIView):
             q=filters.get("q") or None,
             shop_id=filters.get("shop"),
         )
-        page = self.pagination.paginate(conversations, request)
-        return self.pagination.response(page, ConversationSerializer(page.results, many=True).data)
+        page = self.pagination.paginate(conversation_values(conversations), request)
+        return self.pagination.response(page, conversation_rows(page.results))
 
 
 class ConversationDetailApi(APIView):
