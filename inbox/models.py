@@ -73,6 +73,12 @@ class Conversation(models.Model):
         indexes = [
             # An agent of several shops filters shop_id IN (...): read this one in order.
             models.Index(fields=["-last_message_at", "-id"], name="conv_recent"),
+            # The 未分配 tab: the few unassigned conversations, in list order.
+            models.Index(
+                fields=["status", "-last_message_at", "-id"],
+                condition=models.Q(assignee__isnull=True),
+                name="conv_unassigned_recent",
+            ),
             models.Index(fields=["shop", "-last_message_at", "-id"], name="conv_shop_recent"),
             models.Index(fields=["shop", "status", "-last_message_at", "-id"], name="conv_shop_status_recent"),
             models.Index(fields=["assignee", "-last_message_at", "-id"], name="conv_assignee_recent"),
