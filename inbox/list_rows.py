@@ -8,31 +8,23 @@ fraction of the cost.
 """
 from collections import defaultdict
 
+from django.db import models
 from django.db.models import QuerySet
 from rest_framework.fields import DateTimeField
 
 from customers.models import Customer
 
 from .models import Conversation
+from .serializers import ConversationSerializer
 
 _DATETIME = DateTimeField()
 
-_OWN = (
-    "id",
-    "shop_id",
-    "status",
-    "team_id",
-    "last_seq",
-    "last_message_at",
-    "last_message_preview",
-    "waiting_since",
-    "agent_unread_count",
-    "agent_last_read_seq",
-    "buyer_last_read_seq",
-    "created_at",
-    "resolved_at",
+_NESTED = ("customer", "channel", "assignee")
+# The conversation's own columns, in the serializer's order: one list of fields, not two.
+_OWN = tuple(field for field in ConversationSerializer.Meta.fields if field not in _NESTED)
+_DATETIMES = tuple(
+    field for field in _OWN if isinstance(Conversation._meta.get_field(field.removesuffix("_id")), models.DateTimeField)
 )
-_DATETIMES = ("last_message_at", "waiting_since", "created_at", "resolved_at")
 _RELATED = (
     "customer_id",
     "customer__platform_buyer_id",
