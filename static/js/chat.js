@@ -27,7 +27,7 @@
     messages: new Map(), // "conv:seq" -> message
     lines: new Map(), // "conv:seq" -> system line text
     pending: new Map(), // client_msg_id -> local message
-    outbox: new Map(), // client_msg_id -> {frame, sentAt} | {file}
+    outbox: new window.DXE.Outbox((frame) => socket.send(frame), (cmid) => upload(cmid)), // {frame} | {file}
     held: new Map(), // conversation id -> highest seq applied
     agentRead: new Map(), // conversation id -> the shop has read the buyer's messages up to here
     readSent: 0,
@@ -199,7 +199,7 @@
         if (frame.conversation_id) socket.send({ type: "resync", conversation_id: frame.conversation_id, last_seq: heldOf(frame.conversation_id) });
         else socket.send({ type: "resync", last_seq: 0 });
         if (previous && previous !== frame.conversation_id) socket.send({ type: "resync", conversation_id: previous, last_seq: heldOf(previous) });
-        flushOutbox(true);
+        state.outbox.flush(true);
         break;
       }
       case "event":
@@ -289,8 +289,7 @@
     const cmid = uuid();
     const frame = { type: "send", client_msg_id: cmid, text };
     state.pending.set(cmid, localMessage(cmid, { text }));
-    state.outbox.set(cmid, { frame, sentAt: Date.now() });
-    socket.send(frame);
+    state.outbox.sendFrame(cmid, frame);
     stopTyping();
     els.input.value = "";
     autosize();
@@ -370,26 +369,13 @@
       upload(cmid);
     } else {
       const frame = { type: "send", client_msg_id: cmid, text: local.text };
-      state.outbox.set(cmid, { frame, sentAt: Date.now() });
-      socket.send(frame);
+      state.outbox.sendFrame(cmid, frame);
     }
     render();
   }
 
-  /** Resend what the server has not acknowledged (same client_msg_id: never stored twice).
-   * On (re)connect everything goes; otherwise only frames unanswered for 5 s (a frame the
-   * server dropped under its rate limit gets no answer at all). */
-  function flushOutbox(all) {
-    const now = Date.now();
-    for (const [cmid, entry] of state.outbox) {
-      if (entry.frame && (all || now - entry.sentAt > 5000)) {
-        entry.sentAt = now;
-        socket.send(entry.frame);
-      } else if (entry.file && all) upload(cmid);
-    }
-  }
   window.setInterval(() => {
-    if (socket.isOpen()) flushOutbox(false);
+    if (socket.isOpen()) state.outbox.flush(false);
   }, 2500);
 
   // --- Typing ---------------------------------------------------------------------------

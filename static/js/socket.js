@@ -185,6 +185,38 @@
 
   DXE.ReconnectingSocket = ReconnectingSocket;
 
+  /** Sends the server has not acknowledged yet, by client_msg_id. A resend keeps the id, so
+   * the server answers it with the stored message instead of storing it twice. An entry holds
+   * a socket frame, or anything else for an HTTP upload that `upload(cmid)` repeats. */
+  class Outbox extends Map {
+    constructor(sendFrame, upload) {
+      super();
+      this.sendFrameNow = sendFrame;
+      this.upload = upload;
+    }
+
+    sendFrame(cmid, frame, extra) {
+      this.set(cmid, Object.assign({}, extra, { frame, sentAt: Date.now() }));
+      this.sendFrameNow(frame);
+    }
+
+    /** On (re)connect everything goes; otherwise only frames unanswered for 5 s (a frame the
+     * server dropped under its rate limit gets no answer at all). */
+    flush(all) {
+      const now = Date.now();
+      for (const [cmid, entry] of this) {
+        if (entry.frame) {
+          if (all || now - entry.sentAt > 5000) {
+            entry.sentAt = now;
+            this.sendFrameNow(entry.frame);
+          }
+        } else if (all) this.upload(cmid);
+      }
+    }
+  }
+
+  DXE.Outbox = Outbox;
+
   DXE.wsUrl = function (path) {
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
   };

@@ -97,7 +97,7 @@
     activeId: null,
     threads: new Map(), // id -> thread state
     seqs: new Map(), // id -> {held, seen: Set}
-    outbox: new Map(), // client_msg_id -> {convId, frame} | {convId, files, text}
+    outbox: new window.DXE.Outbox((frame) => socket.send(frame), (cmid) => upload(cmid)), // {convId, frame} | {convId, files}
     typing: new Map(), // conversation id -> {name, until}
     members: new Map(), // shop id -> Promise<[member]>
     drafts: new Map(),
@@ -984,8 +984,7 @@
       _pending: true,
     };
     thread(id).pending.set(cmid, local);
-    state.outbox.set(cmid, { convId: id, frame, sentAt: Date.now() });
-    socket.send(frame);
+    state.outbox.sendFrame(cmid, frame, { convId: id });
     stopTyping();
     els.input.value = "";
     state.drafts.delete(id);
@@ -1066,24 +1065,10 @@
       return;
     }
     const frame = { type: local.is_private ? "note" : "send", client_msg_id: cmid, conversation_id: local.conversation_id, text: local.text };
-    state.outbox.set(cmid, { convId: local.conversation_id, frame, sentAt: Date.now() });
-    socket.send(frame);
+    state.outbox.sendFrame(cmid, frame, { convId: local.conversation_id });
     renderThread();
   }
 
-  /** Resend what the server has not acknowledged, with the same client_msg_id (a retry of a
-   * stored message is answered with it, never stored twice). On (re)connect everything goes;
-   * otherwise frames unanswered for 5 s (one dropped under the server's rate limit gets no
-   * answer at all). */
-  function flushOutbox(all) {
-    const now = Date.now();
-    for (const [cmid, entry] of state.outbox) {
-      if (entry.frame && (all || now - entry.sentAt > 5000)) {
-        entry.sentAt = now;
-        socket.send(entry.frame);
-      } else if (entry.files && all) upload(cmid);
-    }
-  }
 
   // --- Socket ---------------------------------------------------------------------------
 
@@ -1128,7 +1113,7 @@
         // Loaded threads first: they are what the agent is looking at.
         resync(new Set([...state.threads.keys(), ...state.listed]));
         for (const t of state.threads.values()) t.readSent = 0;
-        flushOutbox(true);
+        state.outbox.flush(true);
         if (state.hellos > 1) refreshFirstPage();
         if (state.activeId !== null) markRead(state.activeId);
         break;
@@ -1226,7 +1211,7 @@
   }, 1000);
 
   window.setInterval(() => {
-    if (socket.isOpen()) flushOutbox(false);
+    if (socket.isOpen()) state.outbox.flush(false);
   }, 2500);
 
   // --- Lightbox and help ----------------------------------------------------------------
