@@ -1,9 +1,15 @@
 """The agent and buyer websockets, driven through the real ASGI application.
 
 Runs on whichever channel layer the settings pick (in-memory, or Redis with REDIS_URL).
+
+An agent socket hears full events only of the conversations it follows (watched, or assigned
+to its user) and coalesced ``list.update`` rows of every conversation of its shops. Rows leave
+on a timer, so the helpers below set them aside in ``communicator.rows`` (agent sockets only:
+a buyer socket that gets one fails) and tests that care about them look there.
 """
 import asyncio
 import json
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -19,7 +25,7 @@ from inbox.buyer_identity import session_token_issue
 from inbox.consumers import base as consumer_base
 from inbox.models import Conversation, Message
 
-from ..factories import ChannelFactory, CustomerFactory, MembershipFactory, UserFactory
+from ..factories import ChannelFactory, ConversationFactory, CustomerFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,15 +46,29 @@ async def open_socket(path: str, headers=None) -> WebsocketCommunicator:
     return communicator
 
 
-async def agent_socket(user, *, hello: bool = True) -> WebsocketCommunicator:
+async def agent_socket(user, *, hello: bool = True, watch: list[int] | None = None) -> WebsocketCommunicator:
+    """An agent's socket; with ``watch``, it follows those conversations (all must be accepted)."""
     cookie = await database_sync_to_async(_session_cookie)(user)
     headers = [ORIGIN, (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]
     communicator = await open_socket("/ws/agent/", headers)
+    communicator.rows = []  # list.update frames, in arrival order
     if hello:
         frame = await communicator.receive_json_from()
         assert frame["type"] == "hello"
         communicator.hello = frame
+    if watch is not None:
+        assert await send_watch(communicator, watch) == sorted(set(watch))
     return communicator
+
+
+async def already_online(*users) -> None:
+    """Count a socket of each user elsewhere: opening theirs here then broadcasts no presence.
+
+    For tests about other things with several agent sockets: a socket's "came online" frame
+    is sent after its hello, so whether a socket opened right after it hears it is a race.
+    """
+    for user in users:
+        await database_sync_to_async(presence.presence_connect)(user_id=user.pk)
 
 
 async def buyer_socket(shop, customer, *, hello: bool = True) -> WebsocketCommunicator:
@@ -66,8 +86,19 @@ async def expect_closed(communicator: WebsocketCommunicator, code: int) -> None:
     assert output == {"type": "websocket.close", "code": code}
 
 
+def _is_row_frame(communicator, frame: dict) -> bool:
+    """Whether ``frame`` is a list row update an agent socket sets aside (see the module docstring)."""
+    return frame["type"] == "list.update" and getattr(communicator, "rows", None) is not None
+
+
 async def receive(communicator, *, timeout: float = 2) -> dict:
-    return await communicator.receive_json_from(timeout=timeout)
+    """The next frame other than list rows (which go to ``communicator.rows``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = await communicator.receive_json_from(timeout=max(0.01, deadline - time.monotonic()))
+        if not _is_row_frame(communicator, frame):
+            return frame
+        communicator.rows.append(frame)
 
 
 async def receive_type(communicator, frame_type: str, *, timeout: float = 2) -> dict:
@@ -78,8 +109,40 @@ async def receive_type(communicator, frame_type: str, *, timeout: float = 2) -> 
 
 
 async def assert_quiet(*communicators) -> None:
+    """Nothing but list rows arrives for QUIET seconds (rows go to ``communicator.rows``)."""
     for communicator in communicators:
-        assert await communicator.receive_nothing(timeout=QUIET), await communicator.receive_json_from()
+        while not await communicator.receive_nothing(timeout=QUIET):
+            frame = await communicator.receive_json_from()
+            assert _is_row_frame(communicator, frame), frame
+            communicator.rows.append(frame)
+
+
+def rows_of(communicator, conversation_id: int) -> list[dict]:
+    """The list rows of one conversation the socket got, in arrival order."""
+    return [row for frame in communicator.rows for row in frame["conversations"] if row["id"] == conversation_id]
+
+
+async def wait_row(communicator, conversation_id: int, last_seq: int, *, timeout: float = 2) -> dict:
+    """Wait for the conversation's list row at ``last_seq``; any frame but a row meanwhile fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = [row for row in rows_of(communicator, conversation_id) if row["last_seq"] == last_seq]
+        if held:
+            return held[-1]
+        remaining = deadline - time.monotonic()
+        seen = [row["last_seq"] for row in rows_of(communicator, conversation_id)]
+        assert remaining > 0 and not await communicator.receive_nothing(timeout=remaining), (
+            f"no row of conversation {conversation_id} at last_seq {last_seq}; rows seen at {seen}"
+        )
+        frame = await communicator.receive_json_from()
+        assert _is_row_frame(communicator, frame), frame
+        communicator.rows.append(frame)
+
+
+async def send_watch(communicator, conversation_ids) -> list[int]:
+    """Send a watch frame; returns the ids the server accepted."""
+    await communicator.send_json_to({"type": "watch", "conversation_ids": conversation_ids})
+    return (await receive_type(communicator, "watching"))["conversation_ids"]
 
 
 async def ping_ok(communicator) -> None:
@@ -89,7 +152,8 @@ async def ping_ok(communicator) -> None:
 
 async def buyer_send(communicator, client_msg_id: str, text: str, *, echo: bool = True) -> dict:
     """Send as the buyer; returns the ack. The buyer's group echoes its own message (other
-    tabs need it) unless this send created the conversation the socket then joins."""
+    tabs need it); ``echo=False`` for a retried send (nothing published) or one that creates
+    the conversation (whose echo may come or not: see the first-send test)."""
     await communicator.send_json_to({"type": "send", "client_msg_id": client_msg_id, "text": text})
     ack = await receive_type(communicator, "ack")
     if echo:
@@ -171,7 +235,7 @@ async def test_hello_frames(agent, shop, conversation, customer):
 
 
 async def test_buyer_and_agent_exchange_messages(agent, shop, conversation, customer):
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
     buyer_ws = await buyer_socket(shop, customer)
 
     ack = await buyer_send(buyer_ws, "b1", "在吗？")
@@ -202,20 +266,32 @@ async def test_first_buyer_send_creates_conversation_and_follows_it(agent, shop,
     ack = await buyer_send(buyer_ws, "first", "你好", echo=False)
     conversation_id = ack["message"]["conversation_id"]
     assert ack["message"]["seq"] == 2  # seq 1 is the conversation.created event
-    kinds = [(await receive_type(agent_ws, "event"))["event"]["kind"] for _ in range(2)]
-    assert kinds == ["conversation.created", "message.created"]
+    # Nobody follows a conversation that did not exist: the agent sees it appear in its list.
+    row = await wait_row(agent_ws, conversation_id, 2)
+    assert (row["shop_id"], row["assignee"], row["agent_unread_count"]) == (shop.pk, None, 1)
+    await assert_quiet(agent_ws)  # rows only, no event frames
+    assert {r["id"] for frame in agent_ws.rows for r in frame["conversations"]} == {conversation_id}
+    assert rows_of(agent_ws, conversation_id)[-1]["last_seq"] == 2
+    # Opening it follows it from then on.
+    assert await send_watch(agent_ws, [conversation_id]) == [conversation_id]
 
     conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation_id)
     await database_sync_to_async(services.message_send)(
         conversation=conversation, sender_kind="agent", author=agent, text="请讲"
     )
     live = (await receive_type(buyer_ws, "event"))["event"]
-    assert (live["conversation_id"], live["message"]["text"]) == (conversation_id, "请讲")
+    if live["seq"] == 2:
+        # Events are published after the write returns, so the socket may have joined the new
+        # conversation's group before its own first message went out: at most that echo.
+        assert live["message"] == ack["message"]
+        live = (await receive_type(buyer_ws, "event"))["event"]
+    assert (live["conversation_id"], live["seq"], live["message"]["text"]) == (conversation_id, 3, "请讲")
+    assert (await receive_type(agent_ws, "event"))["event"]["seq"] == 3
     await close_all(agent_ws, buyer_ws)
 
 
 async def test_service_send_from_api_reaches_sockets_live(agent, supervisor, shop, conversation, customer):
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
     buyer_ws = await buyer_socket(shop, customer)
     await database_sync_to_async(services.message_send)(
         conversation=conversation, sender_kind="agent", author=supervisor, text="来自接口"
@@ -233,7 +309,7 @@ async def test_service_send_from_api_reaches_sockets_live(agent, supervisor, sho
 
 
 async def test_retried_send_returns_same_message_once(agent, shop, conversation, customer):
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
     buyer_ws = await buyer_socket(shop, customer)
     frame = {"type": "send", "conversation_id": conversation.pk, "client_msg_id": "retry-1", "text": "稍等"}
     await agent_ws.send_json_to(frame)
@@ -261,7 +337,10 @@ async def test_agent_of_other_shop_can_neither_touch_nor_hear_a_conversation(
     agent, outsider, shop, conversation, customer
 ):
     outsider_ws = await agent_socket(outsider)
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
+    # Watching a foreign conversation is refused exactly like watching one that does not exist.
+    assert await send_watch(outsider_ws, [conversation.pk]) == []
+    assert await send_watch(outsider_ws, [999999]) == []
     frames = [
         {"type": "send", "conversation_id": conversation.pk, "client_msg_id": "x1", "text": "hi"},
         {"type": "note", "conversation_id": conversation.pk, "client_msg_id": "x2", "text": "hi"},
@@ -284,12 +363,16 @@ async def test_agent_of_other_shop_can_neither_touch_nor_hear_a_conversation(
     assert (error["code"], error["ref"], error["conversation_id"]) == ("not_found", "resync", conversation.pk)
     assert (await database_sync_to_async(Message.objects.count)()) == 0
 
+    # Even a watch naming it (refused above, tried again here) lets nothing through.
+    assert await send_watch(outsider_ws, [conversation.pk]) == []
     buyer_ws = await buyer_socket(shop, customer)
     await buyer_send(buyer_ws, "b1", "秘密")
     await buyer_ws.send_json_to({"type": "typing", "is_typing": True})
     assert (await receive_type(agent_ws, "event"))["event"]["message"]["text"] == "秘密"
     assert (await receive_type(agent_ws, "typing"))["side"] == "buyer"
+    await wait_row(agent_ws, conversation.pk, 1)  # the shop's rows have left
     await assert_quiet(outsider_ws)
+    assert outsider_ws.rows == []  # neither events, nor typing, nor list rows
     await close_all(outsider_ws, agent_ws, buyer_ws)
 
 
@@ -299,7 +382,7 @@ AGENT_ONLY_MESSAGE_FIELDS = {"is_private", "delivery_state", "delivery_error"}
 
 
 async def test_buyer_never_sees_notes_or_agent_fields(agent, supervisor, shop, conversation, customer):
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
     buyer_ws = await buyer_socket(shop, customer)
     await agent_ws.send_json_to({"type": "note", "conversation_id": conversation.pk, "client_msg_id": "n1", "text": "老客户，优先"})
     ack = await receive_type(agent_ws, "ack")
@@ -340,7 +423,7 @@ async def drain_resync(communicator) -> tuple[list[dict], dict]:
 
 
 async def test_agent_resync_after_gap_gets_missed_events_once_in_order(agent, shop, conversation, customer):
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
     buyer_ws = await buyer_socket(shop, customer)
     await buyer_send(buyer_ws, "b0", "第一条")
     held = (await receive_type(agent_ws, "event"))["event"]
@@ -350,7 +433,7 @@ async def test_agent_resync_after_gap_gets_missed_events_once_in_order(agent, sh
     for n, text in enumerate(texts):
         await buyer_send(buyer_ws, f"gap-{n}", text)
 
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
     await agent_ws.send_json_to({"type": "resync", "conversations": {str(conversation.pk): held["seq"]}})
     events, done = await drain_resync(agent_ws)
     assert [e["message"]["text"] for e in events] == texts
@@ -365,7 +448,7 @@ async def test_agent_resync_after_gap_gets_missed_events_once_in_order(agent, sh
 
 
 async def test_resync_events_have_the_live_shape(agent, supervisor, shop, conversation, customer):
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
     live = []
     await database_sync_to_async(services.message_send)(conversation=conversation, sender_kind="buyer", text="a")
     await database_sync_to_async(services.note_add)(conversation=conversation, author=agent, text="n")
@@ -439,7 +522,7 @@ async def test_buyer_cannot_resync_someone_elses_conversation(shop, conversation
 
 
 async def test_read_receipts_reach_both_sides(agent, shop, conversation, customer):
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
     buyer_ws = await buyer_socket(shop, customer)
     await buyer_send(buyer_ws, "b1", "?")
     await receive_type(agent_ws, "event")
@@ -461,7 +544,7 @@ async def test_read_receipts_reach_both_sides(agent, shop, conversation, custome
 
 
 async def test_typing_goes_to_the_other_side_only(agent, shop, conversation, customer):
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
     buyer_ws = await buyer_socket(shop, customer)
     await agent_ws.send_json_to({"type": "typing", "conversation_id": conversation.pk, "is_typing": True})
     assert await receive(buyer_ws) == {
@@ -587,6 +670,7 @@ async def test_handler_crash_answers_internal_and_keeps_socket(agent, conversati
 
 
 async def test_presence_counts_tabs_and_broadcasts_changes(agent, supervisor, shop, outsider):
+    await already_online(supervisor)  # only the agent's presence is under test here
     watcher = await agent_socket(supervisor)
     outsider_ws = await agent_socket(outsider)
     tab1 = await agent_socket(agent)
@@ -628,10 +712,14 @@ def test_stale_presence_is_offline_and_reset_on_connect(agent, shop):
 
 async def test_membership_of_two_shops_joins_both(agent, shop, other_shop, conversation):
     await database_sync_to_async(MembershipFactory)(user=agent, shop=other_shop)
-    agent_ws = await agent_socket(agent)
+    elsewhere = await database_sync_to_async(ConversationFactory)(shop=other_shop)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk, elsewhere.pk])
     assert [s["id"] for s in agent_ws.hello["shops"]] == sorted([shop.pk, other_shop.pk])
-    await database_sync_to_async(services.message_send)(conversation=conversation, sender_kind="buyer", text="hi")
-    assert (await receive_type(agent_ws, "event"))["event"]["conversation"]["shop_id"] == shop.pk
+    for followed in (conversation, elsewhere):
+        await database_sync_to_async(services.message_send)(conversation=followed, sender_kind="buyer", text="hi")
+        event = (await receive_type(agent_ws, "event"))["event"]
+        assert (event["conversation_id"], event["conversation"]["shop_id"]) == (followed.pk, followed.shop_id)
+        assert (await wait_row(agent_ws, followed.pk, 1))["shop_id"] == followed.shop_id
     await close_all(agent_ws)
 
 
@@ -643,9 +731,9 @@ async def test_agents_of_a_shop_share_one_layer_member_per_process(agent, superv
 
     from inbox.consumers import hub
 
-    first = await agent_socket(agent)
-    second = await agent_socket(supervisor)
-    await receive_type(first, "presence")  # the supervisor came online
+    await already_online(agent, supervisor)
+    first = await agent_socket(agent, watch=[conversation.pk])
+    second = await agent_socket(supervisor, watch=[conversation.pk])
     layer = get_channel_layer()
     assert list(hub._registry(layer)) == [shop.pk]
     assert len(hub._registry(layer)[shop.pk].sockets) == 2
@@ -667,7 +755,7 @@ async def test_live_event_during_resync_comes_after_resync_done(agent, conversat
         return result
 
     await database_sync_to_async(services.message_send)(conversation=conversation, sender_kind="buyer", text="旧")
-    agent_ws = await agent_socket(agent)
+    agent_ws = await agent_socket(agent, watch=[conversation.pk])
     monkeypatch.setattr(agent_module, "history_after", history_while_a_message_arrives)
     await agent_ws.send_json_to({"type": "resync", "conversations": {str(conversation.pk): 0}})
     events, done = await drain_resync(agent_ws)
@@ -676,6 +764,164 @@ async def test_live_event_during_resync_comes_after_resync_done(agent, conversat
     live = (await receive_type(agent_ws, "event"))["event"]
     assert (live["seq"], live["message"]["text"]) == (2, "插队")
     await close_all(agent_ws)
+
+
+# --- Who hears what: followed conversations in full, every conversation as a list row ---------
+
+
+async def test_unfollowed_conversation_reaches_agent_only_as_list_rows_until_watched(agent, conversation):
+    agent_ws = await agent_socket(agent)
+    send = database_sync_to_async(services.message_send)
+
+    await send(conversation=conversation, sender_kind="buyer", text="一")
+    row = await wait_row(agent_ws, conversation.pk, 1)
+    assert (row["last_message_preview"], row["agent_unread_count"]) == ("一", 1)
+    await assert_quiet(agent_ws)  # no event frame
+
+    assert await send_watch(agent_ws, [conversation.pk]) == [conversation.pk]
+    await send(conversation=conversation, sender_kind="buyer", text="二")
+    event = (await receive_type(agent_ws, "event"))["event"]
+    assert (event["kind"], event["seq"], event["message"]["text"]) == ("message.created", 2, "二")
+    assert (await wait_row(agent_ws, conversation.pk, 2))["last_message_preview"] == "二"  # and its row too
+
+    # A watch frame replaces the watched set: an empty one follows nothing again.
+    assert await send_watch(agent_ws, []) == []
+    await send(conversation=conversation, sender_kind="buyer", text="三")
+    await wait_row(agent_ws, conversation.pk, 3)
+    await assert_quiet(agent_ws)
+    await close_all(agent_ws)
+
+
+async def test_assignee_follows_its_conversation_without_watching(agent, supervisor, conversation):
+    await already_online(agent, supervisor)
+    agent_ws = await agent_socket(agent)
+    supervisor_ws = await agent_socket(supervisor)
+    assign = database_sync_to_async(services.conversation_assign)
+    send = database_sync_to_async(services.message_send)
+
+    await assign(conversation=conversation, assignee=agent, actor=supervisor)
+    event = (await receive_type(agent_ws, "event"))["event"]
+    assert (event["kind"], event["conversation"]["assignee"]["id"]) == ("conversation.assigned", agent.pk)
+    await send(conversation=conversation, sender_kind="buyer", text="找你")
+    assert (await receive_type(agent_ws, "event"))["event"]["seq"] == 2
+    for ws in (agent_ws, supervisor_ws):
+        await wait_row(ws, conversation.pk, 2)
+    await assert_quiet(agent_ws, supervisor_ws)  # the supervisor, neither assignee nor watcher: rows only
+
+    # Reassigned: the new assignee's sockets follow it, the former assignee's get rows only.
+    await assign(conversation=conversation, assignee=supervisor, actor=supervisor)
+    await send(conversation=conversation, sender_kind="buyer", text="还在吗")
+    followed = [(await receive_type(supervisor_ws, "event"))["event"] for _ in range(2)]
+    assert [(e["kind"], e["seq"]) for e in followed] == [("conversation.assigned", 3), ("message.created", 4)]
+    for ws in (agent_ws, supervisor_ws):
+        assert (await wait_row(ws, conversation.pk, 4))["assignee"]["id"] == supervisor.pk
+    await assert_quiet(agent_ws, supervisor_ws)
+    await close_all(agent_ws, supervisor_ws)
+
+
+async def test_burst_of_messages_coalesces_list_rows_newest_last(agent, supervisor, conversation):
+    from inbox.consumers import hub
+
+    burst = 30
+    await already_online(agent, supervisor)
+    bystander = await agent_socket(agent)
+    watcher = await agent_socket(supervisor, watch=[conversation.pk])
+
+    def send_burst():
+        for n in range(1, burst + 1):
+            services.message_send(conversation=conversation, sender_kind="buyer", text=f"第{n}条")
+
+    started = time.monotonic()
+    await database_sync_to_async(send_burst)()
+    # Full events are never coalesced: the watcher gets each one, in order.
+    events = [(await receive_type(watcher, "event"))["event"] for _ in range(burst)]
+    assert [e["seq"] for e in events] == list(range(1, burst + 1))
+    for ws in (bystander, watcher):
+        await wait_row(ws, conversation.pk, burst)
+    elapsed = time.monotonic() - started
+    await assert_quiet(bystander, watcher)
+
+    for ws in (bystander, watcher):
+        frames = ws.rows
+        assert 1 <= len(frames) < burst
+        # At most one list frame per LIST_FLUSH_SECONDS (the first one leaves at once).
+        assert len(frames) <= elapsed / hub.LIST_FLUSH_SECONDS + 1
+        for frame in frames:
+            ids = [row["id"] for row in frame["conversations"]]
+            assert len(ids) == len(set(ids)), frame  # one row per conversation and frame
+        seqs = [row["last_seq"] for row in rows_of(ws, conversation.pk)]
+        assert seqs == sorted(set(seqs)), seqs  # never a stale row after a newer one
+        assert seqs[-1] == burst
+        assert rows_of(ws, conversation.pk)[-1]["last_message_preview"] == f"第{burst}条"
+    await close_all(bystander, watcher)
+
+
+WATCH_BAD_IDS = [
+    None,  # no conversation_ids at all
+    5,
+    "1,2",
+    {"1": True},
+    [True],
+    ["1"],
+    [0],
+    [-1],
+    [1.5],
+    [None],
+    [[1]],
+]
+
+
+async def test_watch_accepts_own_conversations_only_and_refuses_bad_frames(agent, shop, other_shop, conversation):
+    from inbox.consumers.agent import MAX_WATCHED_CONVERSATIONS
+
+    second = await database_sync_to_async(ConversationFactory)(shop=shop)
+    foreign = await database_sync_to_async(ConversationFactory)(shop=other_shop)
+    unknown = max(conversation.pk, second.pk, foreign.pk) + 1000
+    agent_ws = await agent_socket(agent)
+
+    assert await send_watch(agent_ws, [second.pk, conversation.pk, second.pk]) == sorted([conversation.pk, second.pk])
+    # A foreign id and one that does not exist are left out alike: existence does not leak.
+    answers = []
+    for ids in ([conversation.pk, foreign.pk], [conversation.pk, unknown]):
+        await agent_ws.send_json_to({"type": "watch", "conversation_ids": ids})
+        answers.append(await receive_type(agent_ws, "watching"))
+    assert answers[0] == answers[1] == {"type": "watching", "conversation_ids": [conversation.pk]}
+    # At most MAX_WATCHED_CONVERSATIONS ids.
+    fillers = [unknown + n for n in range(1, MAX_WATCHED_CONVERSATIONS)]
+    assert await send_watch(agent_ws, [conversation.pk, *fillers]) == [conversation.pk]
+    await agent_ws.send_json_to({"type": "watch", "conversation_ids": [conversation.pk, *fillers, unknown]})
+    error = await receive_type(agent_ws, "error")
+    assert (error["code"], error["ref"]) == ("invalid", "watch")
+
+    for ids in WATCH_BAD_IDS:
+        frame = {"type": "watch"} if ids is None else {"type": "watch", "conversation_ids": ids}
+        await agent_ws.send_json_to(frame)
+        error = await receive_type(agent_ws, "error")
+        assert (error["code"], error["ref"]) == ("invalid", "watch"), ids
+        assert error["message"]
+    await ping_ok(agent_ws)
+    # A refused watch frame changes nothing: the socket still follows what it watched last.
+    await database_sync_to_async(services.message_send)(conversation=conversation, sender_kind="buyer", text="仍在关注")
+    assert (await receive_type(agent_ws, "event"))["event"]["message"]["text"] == "仍在关注"
+    await close_all(agent_ws)
+
+
+async def test_buyer_typing_reaches_watchers_only(agent, supervisor, shop, conversation, customer):
+    await already_online(agent, supervisor)
+    watcher = await agent_socket(agent, watch=[conversation.pk])
+    bystander = await agent_socket(supervisor)
+    buyer_ws = await buyer_socket(shop, customer)
+    await buyer_ws.send_json_to({"type": "typing", "is_typing": True})
+    assert await receive(watcher) == {
+        "type": "typing",
+        "conversation_id": conversation.pk,
+        "side": "buyer",
+        "is_typing": True,
+        "name": customer.nickname,
+    }
+    await assert_quiet(bystander, watcher, buyer_ws)
+    assert bystander.rows == watcher.rows == []  # typing changes no list row
+    await close_all(watcher, bystander, buyer_ws)
 
 
 @pytest.mark.postgres

@@ -1,4 +1,8 @@
-"""Buyer and agent on two different daphne processes, joined by the Redis channel layer."""
+"""Buyer and agent on two different daphne processes, joined by the Redis channel layer.
+
+An agent socket gets full events of the conversations it follows (``watch`` frames, or
+assigned to its user) and coalesced ``list.update`` rows of all its shop's conversations.
+"""
 import asyncio
 import json
 import time
@@ -33,15 +37,37 @@ async def open_buyer(product, token_index: int, process: int = BUYER_PROCESS):
     return ws
 
 
-async def next_frame(ws, frame_type: str, *, timeout: float = 10) -> dict:
-    """The next frame of ``frame_type``, skipping presence news."""
+async def next_frame(
+    ws, frame_type: str, *, timeout: float = 10, seen: list | None = None, skip=("presence", "list.update")
+) -> dict:
+    """The next frame of ``frame_type``, skipping those of the types in ``skip`` (by default
+    presence news and list rows), which are appended to ``seen`` when given."""
     deadline = time.monotonic() + timeout
     while True:
         frame = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
-        if frame["type"] == "presence":
+        if frame["type"] != frame_type and frame["type"] in skip:
+            if seen is not None:
+                seen.append(frame)
             continue
         assert frame["type"] == frame_type, frame
         return frame
+
+
+async def next_row(ws, conversation_id: int, last_seq: int, *, seen: list | None = None) -> dict:
+    """Wait for the conversation's list row at ``last_seq``; only rows and presence may come
+    meanwhile (appended to ``seen`` when given)."""
+    while True:
+        frame = await next_frame(ws, "list.update", seen=seen)
+        if seen is not None:
+            seen.append(frame)
+        for row in frame["conversations"]:
+            if (row["id"], row["last_seq"]) == (conversation_id, last_seq):
+                return row
+
+
+async def watch(ws, conversation_ids: list[int]) -> None:
+    await ws.send(json.dumps({"type": "watch", "conversation_ids": conversation_ids}))
+    assert (await next_frame(ws, "watching"))["conversation_ids"] == sorted(conversation_ids)
 
 
 async def next_event(ws, kind: str) -> dict:
@@ -53,31 +79,47 @@ async def next_event(ws, kind: str) -> dict:
 
 async def test_messages_cross_between_processes(product):
     agent = await open_agent(product)
+    # A colleague on the buyer's process who follows nothing: list rows only.
+    colleague = await open_agent(product, BUYER_PROCESS, agent=1)
     buyer = await open_buyer(product, 0)
+    colleague_frames: list[dict] = []
     try:
         await buyer.send(json.dumps({"type": "send", "client_msg_id": "x-1", "text": "跨进程你好"}))
         ack = await next_frame(buyer, "ack")
         conversation_id = ack["message"]["conversation_id"]
+        # A new conversation is nobody's yet: the agent sees it appear as a list row, opens it.
+        row = await next_row(agent, conversation_id, ack["message"]["seq"])
+        assert row["last_message_preview"] == "跨进程你好"
+        await watch(agent, [conversation_id])
+
+        await buyer.send(json.dumps({"type": "send", "client_msg_id": "x-2", "text": "在吗"}))
+        await next_frame(buyer, "ack", skip=("event",))  # after the echoes of the buyer's messages
         event = await next_event(agent, "message.created")
-        assert (event["conversation_id"], event["message"]["text"]) == (conversation_id, "跨进程你好")
+        assert (event["conversation_id"], event["message"]["text"]) == (conversation_id, "在吗")
 
         await agent.send(
             json.dumps({"type": "send", "conversation_id": conversation_id, "client_msg_id": "y-1", "text": "收到"})
         )
         assert (await next_frame(agent, "ack"))["created"] is True
-        reply = await next_event(buyer, "message.created")
+        while (reply := await next_event(buyer, "message.created"))["message"]["sender_kind"] == "buyer":
+            pass  # the echo of the buyer's own messages (its other tabs need them)
         assert (reply["message"]["text"], reply["message"]["author"]) == ("收到", {"nickname": "小美"})
 
         await buyer.send(json.dumps({"type": "typing", "is_typing": True}))
         while (frame := json.loads(await asyncio.wait_for(agent.recv(), 10)))["type"] != "typing":
-            pass
+            assert frame["type"] in ("event", "list.update", "presence"), frame
         assert (frame["side"], frame["conversation_id"]) == ("buyer", conversation_id)
 
-        await agent.send(json.dumps({"type": "read", "conversation_id": conversation_id, "seq": ack["message"]["seq"]}))
+        await agent.send(json.dumps({"type": "read", "conversation_id": conversation_id, "seq": reply["seq"]}))
         read = await next_event(buyer, "conversation.read")
-        assert read["data"] == {"side": "agent", "up_to_seq": ack["message"]["seq"]}
+        assert read["data"] == {"side": "agent", "up_to_seq": reply["seq"]}
+
+        # The colleague got each change as a row (the read is the last), never an event or typing.
+        await next_row(colleague, conversation_id, read["seq"], seen=colleague_frames)
+        assert {frame["type"] for frame in colleague_frames} <= {"list.update", "presence"}
     finally:
         await agent.close()
+        await colleague.close()
         await buyer.close()
 
 
@@ -85,9 +127,14 @@ async def test_idle_agent_socket_on_redis_stays_up(product):
     agent = await open_agent(product)
     buyer = await open_buyer(product, 1)
     try:
+        await buyer.send(json.dumps({"type": "send", "client_msg_id": "idle-0", "text": "你好"}))
+        ack = await next_frame(buyer, "ack")
+        conversation_id = ack["message"]["conversation_id"]
+        await next_row(agent, conversation_id, ack["message"]["seq"])
+        await watch(agent, [conversation_id])
         await asyncio.sleep(15)  # redis-py 8 kills idle subscribers after ~5 s unless configured
         await buyer.send(json.dumps({"type": "send", "client_msg_id": "idle-1", "text": "还在吗"}))
-        await next_frame(buyer, "ack")
+        await next_frame(buyer, "ack", skip=("event",))
         event = await next_event(agent, "message.created")
         assert event["message"]["text"] == "还在吗"
         await agent.send(json.dumps({"type": "ping"}))
