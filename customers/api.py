@@ -32,7 +32,7 @@ def mask_phone(phone: str) -> str:
 
 # --- Output ----------------------------------------------------------------------------------
 class CustomerListSerializer(serializers.ModelSerializer):
-    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    tags = serializers.ListField(source="tag_names", child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = Customer

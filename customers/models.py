@@ -25,6 +25,9 @@ class Customer(models.Model):
     name = models.CharField(_("name"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
+    # The tags' names in tag order, kept by customers.signals on every change of the tags, so
+    # list rows and live events show them without a query per page or message.
+    tag_names = models.JSONField(default=list, blank=True, editable=False)
     notes = models.TextField(_("notes"), blank=True)
     vip_level = models.PositiveSmallIntegerField(_("VIP level"), default=0)
     first_contact_at = models.DateTimeField(_("first contact"), null=True, blank=True)

@@ -39,7 +39,7 @@ ERRORS = {
 
 def _conversation(request: Request, conversation_id: int) -> Conversation:
     """A conversation for endpoints that act on it without showing its list row."""
-    return conversation_get(user=request.user, conversation_id=conversation_id, with_tags=False)
+    return conversation_get(user=request.user, conversation_id=conversation_id)
 
 
 # --- Output shapes only the API uses -------------------------------------------------------

@@ -50,7 +50,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class CustomerBriefSerializer(serializers.ModelSerializer):
-    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    tags = serializers.ListField(source="tag_names", child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = Customer
