@@ -4,10 +4,23 @@ A service calls :func:`publish_on_commit` inside its transaction; nothing is sen
 transaction commits, so a client never sees an event the database does not hold. Each event
 costs at most two ``group_send`` calls: one to the shop's agents, one to the buyer's
 conversation group (skipped for agent-only events such as private notes).
+
+Inside a server process the write runs on a worker thread of the event loop that serves the
+sockets (asgiref's ``sync_to_async``). Its events are handed to that loop's publisher, one
+task that sends them in commit order, and the thread goes on at once: waiting for the loop,
+busy with hundreds of sockets, was a fifth of each chat message's time on the socket's one DB
+thread. Elsewhere (Celery, commands) the send is waited for.
 """
-from asgiref.sync import async_to_sync
+import asyncio
+import logging
+import os
+import weakref
+
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 
 def shop_agents_group(shop_id: int) -> str:
@@ -24,9 +37,48 @@ async def _send_all(messages: list[tuple[str, dict]]) -> None:
         await layer.group_send(group, {"type": "conv.event", "payload": payload})
 
 
+class _Publisher:
+    """One event loop's queue of group sends, sent by one task in the order they were queued."""
+
+    def __init__(self):
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            messages = await self.queue.get()
+            try:
+                await _send_all(messages)
+            except Exception:  # stored anyway: clients fill the hole by resync
+                logger.exception("publishing an event failed")
+
+
+_publishers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Publisher]" = weakref.WeakKeyDictionary()
+
+
+def _enqueue(loop: asyncio.AbstractEventLoop, messages: list[tuple[str, dict]]) -> None:
+    publisher = _publishers.get(loop)
+    if publisher is None:
+        publisher = _publishers[loop] = _Publisher()
+    publisher.queue.put_nowait(messages)
+
+
+def _serving_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop whose worker thread this is (set by asgiref), if any."""
+    local = SyncToAsync.threadlocal
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(local, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None
+
+
 def _send(messages: list[tuple[str, dict]]) -> None:
-    """Send to groups in order, in one hop to the event loop (each hop costs a thread switch)."""
-    async_to_sync(_send_all)(messages)
+    """Send to groups in order: queued to the serving loop's publisher, else waited for."""
+    loop = _serving_loop()
+    if loop is not None:
+        loop.call_soon_threadsafe(_enqueue, loop, messages)
+    else:
+        async_to_sync(_send_all)(messages)
 
 
 def _targets(*, shop_id: int, conversation_id: int, agent_payload: dict | None, buyer_payload: dict | None) -> list:

@@ -27,14 +27,15 @@ MAX_CLIENT_MSG_ID_LENGTH = 64
 PREVIEW_LENGTH = 120
 
 
+def _locking():
+    """Conversations to lock, with what events show (customer, channel, assignee)."""
+    # of=("self",): PostgreSQL cannot lock the nullable side of the assignee outer join.
+    return Conversation.objects.select_for_update(of=("self",)).select_related("customer", "channel", "assignee")
+
+
 def _lock(conversation: Conversation) -> Conversation:
     """Re-read the conversation under a row lock; callers must be inside a transaction."""
-    return (
-        # of=("self",): PostgreSQL cannot lock the nullable side of the assignee outer join.
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("customer", "channel", "assignee")
-        .get(pk=conversation.pk)
-    )
+    return _locking().get(pk=conversation.pk)
 
 
 def _next_seq(conversation: Conversation) -> int:
@@ -87,8 +88,7 @@ def _open_locked(*, channel: Channel, customer: Customer) -> Conversation:
         raise ValidationError(_("Customer and channel belong to different shops."))
     Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True).first()
     existing = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("customer", "channel", "assignee")
+        _locking()
         .filter(customer=customer, channel=channel)
         .exclude(status=Conversation.Status.RESOLVED)
         .order_by("-id")
@@ -157,6 +157,8 @@ def _append_message(
 ) -> tuple[Message, bool]:
     """Store a checked message in a locked conversation and publish it on commit."""
     if client_msg_id is not None:
+        # A query of its own, after the lock: on PostgreSQL it sees what a concurrent send
+        # of the same id committed while we waited (the locking query's snapshot does not).
         existing = Message.objects.filter(conversation=conversation, client_msg_id=client_msg_id).first()
         if existing is not None:
             return existing, False
@@ -288,17 +290,55 @@ def buyer_message_receive(
     client_msg_id: str | None = None,
     images: Sequence[UploadedFile] = (),
 ) -> tuple[Message, bool]:
-    """A buyer's message from any channel: finds or creates the profile and conversation.
+    """A buyer's message from a platform: finds or creates the profile and conversation."""
+    text, checked_images = _check_buyer_message(text=text, client_msg_id=client_msg_id, images=images)
+    customer = customer_get_or_create(shop=channel.shop, platform_buyer_id=platform_buyer_id, nickname=nickname)
+    conversation = _open_locked(channel=channel, customer=customer)
+    return _append_buyer_message(conversation, text=text, client_msg_id=client_msg_id, checked_images=checked_images)
 
-    One transaction, one lock on the buyer and one on the conversation: this is the hot path
-    of every chat message.
+
+@transaction.atomic
+def buyer_message_send(
+    *,
+    channel: Channel,
+    customer: Customer,
+    text: str = "",
+    client_msg_id: str | None = None,
+    images: Sequence[UploadedFile] = (),
+    conversation_id: int | None = None,
+) -> tuple[Message, bool]:
+    """A known buyer's message (chat socket, chat page): appended to the buyer's open conversation.
+
+    ``conversation_id`` is the conversation the caller believes current. When it still is,
+    it is locked directly: the hot path of every chat message, one lock and no profile
+    lookup. Otherwise the buyer's current conversation is found or opened under the
+    buyer's lock, as for a first message.
     """
-    text, checked_images = _check_message(
+    text, checked_images = _check_buyer_message(text=text, client_msg_id=client_msg_id, images=images)
+    conversation = None
+    if conversation_id is not None:
+        conversation = (
+            _locking()
+            .filter(pk=conversation_id, customer=customer, channel=channel)
+            .exclude(status=Conversation.Status.RESOLVED)
+            .first()
+        )
+    if conversation is None:
+        conversation = _open_locked(channel=channel, customer=customer)
+    return _append_buyer_message(conversation, text=text, client_msg_id=client_msg_id, checked_images=checked_images)
+
+
+def _check_buyer_message(*, text: str, client_msg_id: str | None, images: Sequence[UploadedFile]) -> tuple[str, list]:
+    return _check_message(
         sender_kind=Message.SenderKind.BUYER, text=text, author=None, client_msg_id=client_msg_id, images=images, is_private=False
     )
-    customer = customer_get_or_create(shop=channel.shop, platform_buyer_id=platform_buyer_id, nickname=nickname)
+
+
+def _append_buyer_message(
+    conversation: Conversation, *, text: str, client_msg_id: str | None, checked_images: list
+) -> tuple[Message, bool]:
     return _append_message(
-        _open_locked(channel=channel, customer=customer),
+        conversation,
         sender_kind=Message.SenderKind.BUYER,
         text=text,
         author=None,

@@ -239,9 +239,9 @@ def chat_upload(request, shop_slug: str):
         return _error(429, "throttled", _("Too many images; wait a minute."))
     client_msg_id = request.POST.get("client_msg_id") or None
     try:
-        message, created = services.buyer_message_receive(
+        message, created = services.buyer_message_send(
             channel=channel,
-            platform_buyer_id=customer.platform_buyer_id,
+            customer=customer,
             text=request.POST.get("text", ""),
             client_msg_id=client_msg_id,
             images=images,

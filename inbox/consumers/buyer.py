@@ -135,11 +135,12 @@ class BuyerConsumer(JsonSocket):
     # --- Frames --------------------------------------------------------------------------
 
     def _send(self, text: str, client_msg_id: str) -> dict:
-        message, created = services.buyer_message_receive(
+        message, created = services.buyer_message_send(
             channel=self.web_channel,
-            platform_buyer_id=self.customer.platform_buyer_id,
+            customer=self.customer,
             text=text,
             client_msg_id=client_msg_id,
+            conversation_id=self.conversation_id,
         )
         full = events.message_data(message)
         return {"type": "ack", "client_msg_id": client_msg_id, "message": events.buyer_message_data(full), "created": created}

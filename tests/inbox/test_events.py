@@ -29,6 +29,9 @@ def test_shared_serializers_give_the_api_shapes(conversation, agent, shop):
     services.conversation_resolve(conversation=conversation, actor=agent)
     loaded = conversation_queryset().get(pk=conversation.pk)
     assert events.conversation_data(loaded) == ConversationSerializer(loaded).data
+    # As the write path has it: no prefetched tags, so they are read.
+    locked = conversation_queryset().prefetch_related(None).get(pk=conversation.pk)
+    assert events.conversation_data(locked) == ConversationSerializer(loaded).data
     for message in Message.objects.select_related("author").prefetch_related("attachments"):
         assert events.message_data(message) == MessageSerializer(message).data
 

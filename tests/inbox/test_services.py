@@ -26,6 +26,38 @@ def test_buyer_message_opens_conversation_and_counts_unread(web_channel, capture
     assert ConversationEvent.objects.filter(conversation=conversation, kind="created", seq=1).exists()
 
 
+def test_known_buyer_appends_to_named_current_conversation_in_fewer_queries(
+    conversation, django_assert_num_queries
+):
+    channel, customer = conversation.channel, conversation.customer
+    send = {"channel": channel, "customer": customer, "conversation_id": conversation.pk}
+    # Savepoint, lock, retry check, insert, conversation update, release; and the buyer's
+    # last-contact stamp the first time.
+    with django_assert_num_queries(7):
+        first, _ = services.buyer_message_send(**send, text="一", client_msg_id="c1")
+    with django_assert_num_queries(6):
+        second, _ = services.buyer_message_send(**send, text="二", client_msg_id="c2")
+    assert [first.conversation_id, second.conversation_id] == [conversation.pk, conversation.pk]
+    assert [first.seq, second.seq] == [1, 2]
+    retried, created = services.buyer_message_send(**send, text="二", client_msg_id="c2")
+    assert (retried.pk, created) == (second.pk, False)
+
+
+def test_known_buyer_with_a_stale_or_foreign_conversation_id_gets_their_own(conversation, agent, web_channel):
+    customer = conversation.customer
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    fresh, _ = services.buyer_message_send(
+        channel=web_channel, customer=customer, text="又来了", conversation_id=conversation.pk
+    )
+    assert fresh.conversation_id != conversation.pk
+    assert fresh.conversation.customer_id == customer.pk
+    other = CustomerFactory(shop=customer.shop)
+    theirs, _ = services.buyer_message_send(channel=web_channel, customer=other, text="我的", conversation_id=fresh.conversation_id)
+    assert theirs.conversation_id != fresh.conversation_id
+    assert theirs.conversation.customer_id == other.pk
+    assert Message.objects.filter(conversation_id=fresh.conversation_id).count() == 1
+
+
 def test_retry_with_same_client_msg_id_returns_stored_message(conversation):
     first, created_first = services.message_send(
         conversation=conversation, sender_kind=Message.SenderKind.BUYER, text="hi", client_msg_id="abc"
