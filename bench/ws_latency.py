@@ -9,9 +9,12 @@ Redis). The database is a fresh SQLite file in a temporary folder, or a fresh da
 server of ``DATABASE_URL`` (dropped afterwards). It seeds one shop with N buyers (each with an
 open conversation and a session token) and M agents (each with a login session), connects
 them all with the ``websockets`` library, and has every buyer send one message every
-``interval`` seconds (random phase). Agents time the arrival of each ``message.created``;
-the script prints messages/s, p50/p99 buyer-to-agent latency, lost and duplicated
-deliveries, and the CPU each server process used. Then it runs the same load of frames
+``interval`` seconds (random phase). Conversations are assigned round-robin, so each agent
+serves N/M buyers, as a shop's agents do. Each agent times the arrival of the full
+``message.created`` of its own conversations (buyer-to-agent delivery) and of the coalesced
+``list.update`` rows every agent gets for the others (list latency); the script prints
+messages/s, p50/p99 of both, lost and duplicated deliveries, and the CPU each server process
+used. Then it runs the same load of frames
 against a bare echo consumer (``bench/echo_asgi.py``) and prints its round-trip times.
 
 Everything stops by itself: sends end after ``--duration`` s, deliveries are awaited at most
@@ -54,15 +57,16 @@ from accounts.models import Membership, Organization, Shop, User
 from customers.models import Customer
 from inbox import services
 from inbox.buyer_identity import session_token_issue
-from inbox.models import Channel
+from inbox.models import Channel, Conversation
 
 buyers, agents, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 shop = Shop.objects.create(organization=Organization.objects.create(name="压测"), name="压测店", slug="bench")
 channel = Channel.objects.create(shop=shop, kind="web", name="网页聊天")
-sessions = []
+sessions, users = [], []
 for n in range(agents):
     user = User.objects.create_user(f"bench-agent-{n}", display_name=f"客服{n}")
     Membership.objects.create(user=user, shop=shop, role="agent")
+    users.append(user)
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -72,11 +76,14 @@ for n in range(agents):
 customers = Customer.objects.bulk_create(
     [Customer(shop=shop, platform_buyer_id=f"bench-{n}", nickname=f"买家{n}") for n in range(buyers)]
 )
-for customer in customers:
-    services.conversation_open(channel=channel, customer=customer)
+conversations = []
+for n, customer in enumerate(customers):
+    conversation = services.conversation_open(channel=channel, customer=customer)
+    services.conversation_assign(conversation=conversation, assignee=users[n % agents], actor=None)
+    conversations.append(conversation.pk)
 tokens = [session_token_issue(customer) for customer in customers]
 with open(out, "w") as handle:
-    json.dump({"slug": shop.slug, "sessions": sessions, "tokens": tokens}, handle)
+    json.dump({"slug": shop.slug, "sessions": sessions, "tokens": tokens, "conversations": conversations}, handle)
 """
 
 
@@ -238,12 +245,27 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
     buyers = await open_many([lambda t=t: open_buyer(t) for t in seed["tokens"]])
     print(f"  connected {len(buyers)} buyers (port {buyer_port}) and {len(agents)} agents (port {agent_port})")
 
+    buyer_of = {conversation_id: n for n, conversation_id in enumerate(seed["conversations"])}
+    row_latency: list[float] = []
+    rows_seen: set[tuple[int, str]] = set()
+
     async def agent_reader(index: int, ws) -> None:
         nonlocal duplicates
         async for raw in ws:
+            arrived = time.perf_counter()
+            if raw.startswith('{"type":"list.update"'):
+                for row in json.loads(raw)["conversations"]:
+                    buyer = buyer_of.get(row["id"])
+                    if buyer is None or buyer % len(agents) == index:
+                        continue  # its own conversations are timed by their events
+                    client_msg_id = f"b{buyer}-{row['last_message_preview'].rsplit(' ', 1)[-1]}"
+                    started = sent.get(client_msg_id)
+                    if started is not None and started >= measure_from and (index, client_msg_id) not in rows_seen:
+                        rows_seen.add((index, client_msg_id))
+                        row_latency.append(arrived - started)
+                continue
             if '"message.created"' not in raw:
                 continue
-            arrived = time.perf_counter()
             frame = json.loads(raw)
             client_msg_id = frame["event"]["message"]["client_msg_id"]
             started = sent.get(client_msg_id)
@@ -290,14 +312,14 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
     await asyncio.gather(*(buyer_writer(i, ws) for i, ws in enumerate(buyers)))
     send_window = time.perf_counter() - started
     drain_until = time.perf_counter() + args.drain
-    while (len(seen) < len(sent) * len(agents)) and time.perf_counter() < drain_until:
+    while len(seen) < len(sent) and time.perf_counter() < drain_until:
         await asyncio.sleep(0.1)
     for task in readers:
         task.cancel()
     await asyncio.gather(*(ws.close() for ws in agents + buyers), return_exceptions=True)
-    # A stored (acknowledged) message an agent never got is lost; one not yet acknowledged when
+    # A stored (acknowledged) message its agent never got is lost; one not yet acknowledged when
     # the drain ended was still queued on the server (overload), not lost.
-    expected = len(acked) * len(agents)
+    expected = len(acked)
     delivered = sum(1 for _, client_msg_id in seen if client_msg_id in acked)
     return {
         "sent": len(sent),
@@ -309,6 +331,7 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
         "lost": expected - delivered,
         "duplicates": duplicates,
         "delivery": delivery,
+        "rows": row_latency,
         "ack": ack_latency,
         "measured": len(ack_latency),
         "errors": errors,
@@ -362,13 +385,15 @@ def report_product(layer: str, database: str, args, result: dict, cpu: list[floa
         f"{result['acked']} -> {rate:.1f} messages/s" + (f"; {backlog} still queued when the drain ended" if backlog else "")
     )
     print(
-        f"  agent deliveries of stored messages {result['delivered']}/{result['expected']}, "
+        f"  deliveries of stored messages to their agent {result['delivered']}/{result['expected']}, "
         f"lost {result['lost']}, duplicated {result['duplicates']}"
     )
     d, a = result["delivery"], result["ack"]
     print(f"  latencies of the {result['measured']} messages sent after the first {args.interval:g} s:")
     print(f"  buyer->agent latency p50 {ms(percentile(d, .5))}, p99 {ms(percentile(d, .99))}, max {ms(max(d) if d else float('nan'))}")
     print(f"  buyer send->ack      p50 {ms(percentile(a, .5))}, p99 {ms(percentile(a, .99))}")
+    r = result["rows"]
+    print(f"  list row at the other agents p50 {ms(percentile(r, .5))}, p99 {ms(percentile(r, .99))} ({len(r)} rows timed)")
     print(f"  server CPU seconds per process {', '.join(f'{c:.1f}' for c in cpu)}; bench client {client_cpu:.1f}")
     if result["errors"]:
         codes = {}

@@ -17,8 +17,8 @@ VIEWS = ("mine", "unassigned", "all")
 
 
 def conversation_queryset() -> QuerySet[Conversation]:
-    """Conversations with what a list row or event shows, loaded in a constant number of queries."""
-    return Conversation.objects.select_related("customer", "channel", "assignee").prefetch_related("customer__tags")
+    """Conversations with what a list row or event shows, loaded in one query."""
+    return Conversation.objects.select_related("customer", "channel", "assignee")
 
 
 def conversation_list(
@@ -55,19 +55,19 @@ def conversation_list(
     return qs.order_by("-last_message_at", "-id")
 
 
-def conversation_get(*, user: User, conversation_id: int, with_tags: bool = True) -> Conversation:
-    """One conversation the user may see, or 404.
-
-    ``with_tags=False`` skips the customer-tags prefetch for callers that act on the
-    conversation without rendering its list row (one query fewer).
-    """
-    qs = conversation_queryset()
-    if not with_tags:
-        qs = qs.prefetch_related(None)
+def conversation_get(*, user: User, conversation_id: int) -> Conversation:
+    """One conversation the user may see, or 404."""
     try:
-        return qs.get(pk=conversation_id, shop_id__in=shop_ids_for(user))
+        return conversation_queryset().get(pk=conversation_id, shop_id__in=shop_ids_for(user))
     except (Conversation.DoesNotExist, ValueError, TypeError):
         raise Http404(_("Conversation not found."))
+
+
+def conversation_shops(*, user: User, conversation_ids: list[int]) -> dict[int, int]:
+    """``{conversation id: shop id}`` of those of ``conversation_ids`` the user may see."""
+    return dict(
+        Conversation.objects.filter(pk__in=conversation_ids, shop_id__in=shop_ids_for(user)).values_list("pk", "shop_id")
+    )
 
 
 def message_list(*, conversation: Conversation, after_seq: int = 0, include_private: bool, limit: int = 200) -> list[Message]:

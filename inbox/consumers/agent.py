@@ -1,4 +1,8 @@
-"""The agent socket, ``/ws/agent/``: every event of the agent's shops, and their writes.
+"""The agent socket, ``/ws/agent/``: the agent's shops live, and their writes.
+
+What it hears (see ``hub.py``): full events of the conversations it follows (assigned to its
+user, or watched with a ``watch`` frame), coalesced list rows of every conversation of its
+shops, and presence.
 
 Authenticated by the Django session (AuthMiddlewareStack). A socket without a logged-in user
 is accepted and closed with 4401, one of a user with no shop with 4403, so the browser can
@@ -33,6 +37,7 @@ from .history import history_after
 logger = logging.getLogger(__name__)
 
 MAX_RESYNC_CONVERSATIONS = 100
+MAX_WATCHED_CONVERSATIONS = 100
 
 
 class AgentConsumer(JsonSocket):
@@ -46,13 +51,17 @@ class AgentConsumer(JsonSocket):
         "resync": "on_resync",
         "read": "on_read",
         "typing": "on_typing",
+        "watch": "on_watch",
         "ping": "on_ping",
     }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.user: User | None = None
+        self.user_id: int | None = None
         self.shop_ids: list[int] = []
+        # Conversations whose full events this socket wants besides its user's own.
+        self.watching: frozenset[int] = frozenset()
         self.counted = False
         self.heartbeat: asyncio.Task | None = None
         # Conversations this socket was allowed to touch, with their shop: typing needs no query.
@@ -90,7 +99,7 @@ class AgentConsumer(JsonSocket):
         memberships = memberships_of(user)
         if not memberships:
             return None
-        self.user = user
+        self.user, self.user_id = user, user.pk
         self.shop_ids = sorted(memberships)
         came_online = presence.presence_connect(user_id=user.pk)
         self.counted = True
@@ -131,9 +140,11 @@ class AgentConsumer(JsonSocket):
 
     # --- Hub frames, in order with the socket's own -------------------------------------
 
-    async def hub_deliver(self, payload: dict, text: str) -> None:
-        if payload.get("type") == "presence" and payload.get("user_id") == self.user.pk:
-            return  # the agent's own tabs need no news of the agent
+    def follows(self, conversation_id: int | None, assignee_id: int | None) -> bool:
+        """Whether this socket gets the conversation's events in full (else its list row only)."""
+        return conversation_id in self.watching or (assignee_id is not None and assignee_id == self.user_id)
+
+    async def hub_deliver(self, text: str) -> None:
         if self.holding:
             self.held.append(text)
         else:
@@ -184,6 +195,31 @@ class AgentConsumer(JsonSocket):
 
     async def on_note(self, frame: dict) -> None:
         await self.on_send(frame, private=True)
+
+    def _visible(self, conversation_ids: list[int]) -> dict[int, int]:
+        visible = selectors.conversation_shops(user=self.user, conversation_ids=conversation_ids)
+        self.allowed.update(visible)
+        return visible
+
+    async def on_watch(self, frame: dict) -> None:
+        """Follow these conversations (replacing the previous set); answers ``watching``."""
+        wanted = frame.get("conversation_ids")
+        if (
+            not isinstance(wanted, list)
+            or len(wanted) > MAX_WATCHED_CONVERSATIONS
+            or any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in wanted)
+        ):
+            raise FrameError(
+                "invalid",
+                _("`conversation_ids` must be a list of at most %(max)d conversation ids.")
+                % {"max": MAX_WATCHED_CONVERSATIONS},
+            )
+        unknown = [i for i in wanted if i not in self.allowed]
+        if unknown:
+            await db_call(self._visible)(unknown)
+        # Unknown and foreign ids are left out alike, so existence does not leak.
+        self.watching = frozenset(i for i in wanted if i in self.allowed)
+        await self.send_frame({"type": "watching", "conversation_ids": sorted(self.watching)})
 
     def _history(self, conversation_id: int, after_seq: int):
         conversation = self._conversation(conversation_id)

@@ -1,11 +1,18 @@
 """Per-process fan-out of a shop's agent events: one channel-layer member per shop and process.
 
-Every event of a shop goes to all of its agent sockets. With one channel-layer member per
-socket, each event costs, per socket, a layer message (a copy on the in-memory layer; queue
-work and a wake-up on Redis), a dispatch and its own JSON encoding; with 50 agents that
-per-socket work is what bounds throughput. Instead, each server process joins
-``shop-<id>-agents`` once per shop it has agent sockets for; the hub receives each event
-once, encodes the frame once, and hands the text to its local sockets.
+Each server process joins ``shop-<id>-agents`` once per shop it has agent sockets for; the
+hub receives each event once, encodes the frame once, and hands the text to the local sockets
+that follow the conversation. The fan-out is narrowed so its cost does not grow with
+"messages x agents":
+
+- a stored event in full (``{"type": "event"}``) goes only to the sockets that *follow* its
+  conversation: the assignee's sockets and those watching it (``watch`` frames: the threads a
+  workspace holds); typing goes to the watchers;
+- every socket of the shop gets the conversation's list row, coalesced: rows changed within
+  ``LIST_FLUSH_SECONDS`` leave together in one ``list.update`` frame (newest row per
+  conversation), encoded once for all sockets. The first change after a quiet spell leaves at
+  once; only a busy shop waits for the next flush;
+- presence goes to every socket but the agent's own.
 
 Order per socket stays what a per-socket channel gives: a socket busy with a frame of its
 own (an ack, a resync) holds hub frames until it is done (see ``AgentConsumer``), so a live
@@ -25,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # channels-redis forgets group members after its group_expiry (a day by default).
 REJOIN_SECONDS = 3600
+# List rows of a busy shop leave together at most this often.
+LIST_FLUSH_SECONDS = 0.25
 
 
 def encode_frame(frame: dict) -> str:
@@ -48,6 +57,11 @@ class ShopHub:
         self.task: asyncio.Task | None = None
         self.ready = asyncio.Event()
         self.failed = False
+        # List rows waiting for the next flush, newest per conversation.
+        self.pending: dict[int, dict] = {}
+        self.flush_timer: asyncio.TimerHandle | None = None
+        self.flushing: asyncio.Task | None = None
+        self.last_flush = 0.0
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel()
@@ -59,6 +73,8 @@ class ShopHub:
     async def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()
+        if self.flush_timer is not None:
+            self.flush_timer.cancel()
         if self.channel is not None:
             await self.layer.group_discard(self.group, self.channel)
 
@@ -82,18 +98,51 @@ class ShopHub:
                     pass  # still down: the next receive fails and brings us back here
                 continue
             try:
-                if message.get("type") != "conv.event":
-                    continue
-                payload = message["payload"]
-                text = encode_frame(frame_for(payload))
+                if message.get("type") == "conv.event":
+                    await self.route(message["payload"])
             except Exception:  # one bad event must not stop the shop's feed
-                logger.exception("agent hub of shop %s could not read an event", self.shop_id)
-                continue
-            for socket in list(self.sockets):
-                try:
-                    await socket.hub_deliver(payload, text)
-                except Exception:  # nor one socket the others
-                    logger.exception("agent hub of shop %s could not deliver to a socket", self.shop_id)
+                logger.exception("agent hub of shop %s could not route an event", self.shop_id)
+
+    async def route(self, payload: dict) -> None:
+        """Hand one layer payload to the sockets it is for (see the module docstring)."""
+        if payload.get("type") == "presence":
+            text = encode_frame(payload)
+            await self._deliver(text, [s for s in self.sockets if s.user_id != payload.get("user_id")])
+            return
+        conversation_id = payload.get("conversation_id")
+        row = payload.get("conversation")
+        assignee_id = (row.get("assignee") or {}).get("id") if row else None
+        followers = [s for s in self.sockets if s.follows(conversation_id, assignee_id)]
+        if followers:
+            await self._deliver(encode_frame(frame_for(payload)), followers)
+        if row is not None:
+            self._queue_row(row)
+
+    def _queue_row(self, row: dict) -> None:
+        queued = self.pending.get(row["id"])
+        if queued is None or queued["last_seq"] <= row["last_seq"]:
+            self.pending[row["id"]] = row
+        if self.flush_timer is None:
+            wait = max(0.0, self.last_flush + LIST_FLUSH_SECONDS - time.monotonic())
+            self.flush_timer = asyncio.get_running_loop().call_later(wait, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self.flushing = asyncio.create_task(self.flush())
+
+    async def flush(self) -> None:
+        """Send the queued list rows to every socket in one frame."""
+        self.flush_timer = None
+        self.last_flush = time.monotonic()
+        rows, self.pending = list(self.pending.values()), {}
+        if rows:
+            await self._deliver(encode_frame({"type": "list.update", "conversations": rows}), list(self.sockets))
+
+    async def _deliver(self, text: str, sockets: list) -> None:
+        for socket in sockets:
+            try:
+                await socket.hub_deliver(text)
+            except Exception:  # one socket must not stop the others
+                logger.exception("agent hub of shop %s could not deliver to a socket", self.shop_id)
 
 
 def _registry(layer) -> dict[int, ShopHub]:

@@ -1,15 +1,21 @@
 /* The agent workspace: conversation list, thread, buyer panel; live over /ws/agent/.
  *
+ * What the socket brings (see docs/ARCHITECTURE.md, "Realtime"): full events only for the
+ * conversations we follow (assigned to us, or watched: we watch every thread this tab holds,
+ * at most MAX_THREADS), and coalesced `list.update` rows for every conversation of our shops.
+ *
  * State rules (see docs/ARCHITECTURE.md, "Conversation history and seq"):
  * - Every conversation's history is one gapless seq sequence. For each conversation we keep
  *   `held`, the highest seq up to which we have applied every event. Events at or below it
  *   are duplicates and ignored (except message.delivery, which re-uses its message's seq).
  *   An event beyond held+1 is applied (messages are keyed by seq, so nothing doubles) and
  *   the hole is filled by a resync if it does not close by itself within a moment.
- * - On every (re)connect we send resync with `held` of every conversation we know, then
+ * - List rows carry the conversation's last_seq: a row newer than a held thread means we
+ *   missed its events, so the same gap check runs.
+ * - On every (re)connect we watch our threads again, send resync with `held` of each, then
  *   resend unacknowledged frames with their original client_msg_id (the server answers a
  *   retry with the stored message), and refetch the first list page for conversations that
- *   started while we were away.
+ *   changed while we were away.
  */
 (function () {
   "use strict";
@@ -84,6 +90,9 @@
       }
     },
   };
+
+  // Threads held (and watched) at once; the server follows at most 100 per socket.
+  const MAX_THREADS = 100;
 
   const state = {
     view: store.get("dxe.view", "all"),
@@ -248,7 +257,7 @@
     const current = state.convs.get(conv.id);
     if (current && current.last_seq > conv.last_seq) return current;
     state.convs.set(conv.id, conv);
-    if (source === "rest") {
+    if (source === "rest" || source === "row") {
       const s = seqState(conv.id);
       if (!state.threads.has(conv.id)) raiseHeld(conv.id, conv.last_seq);
       else if (conv.last_seq > s.held) scheduleGapCheck(conv.id);
@@ -460,8 +469,23 @@
     if (!t) {
       t = { id, messages: new Map(), pending: new Map(), events: new Map(), loaded: false, loading: null, hasOlder: false, readSent: 0 };
       state.threads.set(id, t);
+      forgetOldThreads();
+      watchThreads();
     }
     return t;
+  }
+
+  /** Drop the oldest threads beyond MAX_THREADS (a dropped one reloads when opened again). */
+  function forgetOldThreads() {
+    for (const [id, t] of state.threads) {
+      if (state.threads.size <= MAX_THREADS) break;
+      if (id !== state.activeId && !t.pending.size) state.threads.delete(id);
+    }
+  }
+
+  /** Follow every thread this tab holds: their events come in full, the rest as list rows. */
+  function watchThreads() {
+    socket.send({ type: "watch", conversation_ids: Array.from(state.threads.keys()) });
   }
 
   function addMessage(message) {
@@ -1105,13 +1129,24 @@
     }
   }
 
+  /** Coalesced list rows of conversations that changed (ours come as events too). */
+  function onRows(rows) {
+    for (const row of rows) {
+      const conv = upsertConv(row, "row");
+      if (matchesFilter(conv) && !state.q) state.listed.add(conv.id);
+      else if (!state.q && conv.id !== state.activeId) state.listed.delete(conv.id);
+    }
+    renderList();
+    if (rows.some((row) => row.id === state.activeId)) renderThreadHeader();
+  }
+
   function onFrame(frame) {
     switch (frame.type) {
       case "hello": {
         state.hellos += 1;
         for (const shop of frame.shops || []) state.online.set(shop.id, new Set(shop.online_user_ids || []));
-        // Loaded threads first: they are what the agent is looking at.
-        resync(new Set([...state.threads.keys(), ...state.listed]));
+        watchThreads();
+        resync(state.threads.keys());
         for (const t of state.threads.values()) t.readSent = 0;
         state.outbox.flush(true);
         if (state.hellos > 1) refreshFirstPage();
@@ -1120,6 +1155,9 @@
       }
       case "event":
         if (frame.event) onEvent(frame.event);
+        break;
+      case "list.update":
+        onRows(frame.conversations || []);
         break;
       case "ack":
         if (frame.message) {
