@@ -98,6 +98,13 @@ if DATABASE_URL:
             "timeout": env.int("DB_POOL_TIMEOUT", default=10),
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # Pooled connections live long, so prepared statements pay: after
+        # DB_PREPARE_THRESHOLD runs of one query on a connection, PostgreSQL keeps its plan
+        # and stops planning it on every request (needs server-side parameter binding).
+        # 0 turns it off (e.g. behind a transaction-mode PgBouncer).
+        prepare_threshold = env.int("DB_PREPARE_THRESHOLD", default=5)
+        if prepare_threshold:
+            DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=prepare_threshold)
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
