@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("Accounts and shops")
+
+    def ready(self) -> None:
+        from .identity_cache import connect
+
+        connect()

@@ -3,14 +3,15 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from .identity_cache import memberships
 from .models import Membership, User
 
 
 def memberships_of(user: User) -> dict[int, Membership]:
-    """The user's memberships by shop id, computed once per request object."""
+    """The user's memberships by shop id, read once per request object (through the cache)."""
     cached = getattr(user, "_dxe_memberships", None)
     if cached is None:
-        cached = {m.shop_id: m for m in Membership.objects.filter(user=user)} if user.is_authenticated else {}
+        cached = memberships(user.pk) if user.is_authenticated else {}
         user._dxe_memberships = cached
     return cached
 

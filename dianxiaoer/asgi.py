@@ -1,10 +1,14 @@
 """ASGI entry point: HTTP through Django, websockets through Channels."""
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dianxiaoer.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from dianxiaoer.asgi_handler import SyncChainASGIHandler  # noqa: E402  (apps must be loaded first)
+
+django_asgi_app = SyncChainASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (apps must be loaded first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -58,8 +58,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last on purpose: see its docstring.
-    "dianxiaoer.middleware.sync_middleware_chain",
 ]
 
 ROOT_URLCONF = "dianxiaoer.urls"
@@ -221,10 +219,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- API --------------------------------------------------------------------------------
+# How long an API token's user and a user's memberships stay cached (accounts/identity_cache.py);
+# every change drops them at once, this bounds only what a change in another process without a
+# shared cache (REDIS_URL unset) can outlive.
+IDENTITY_CACHE_SECONDS = env.int("IDENTITY_CACHE_SECONDS", default=60)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.identity_cache.CachedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

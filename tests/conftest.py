@@ -1,10 +1,19 @@
 """Shared fixtures: a shop with an agent, a supervisor and an admin, and an outsider shop."""
 import pytest
 from channels.layers import channel_layers
+from django.core.cache import cache
 
 from accounts.models import Role
 
 from .factories import ChannelFactory, ConversationFactory, MembershipFactory, ShopFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: rolled-back rows send no signals to drop their
+    cached identities (accounts/identity_cache.py), and their ids come back in the next test."""
+    cache.clear()
+    yield
 
 
 @pytest.fixture(autouse=True)
