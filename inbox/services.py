@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -155,21 +155,19 @@ def _append_message(
     checked_images: list,
     is_private: bool,
 ) -> tuple[Message, bool]:
-    """Store a checked message in a locked conversation and publish it on commit."""
-    if client_msg_id is not None:
-        # A query of its own, after the lock: on PostgreSQL it sees what a concurrent send
-        # of the same id committed while we waited (the locking query's snapshot does not).
-        existing = Message.objects.filter(conversation=conversation, client_msg_id=client_msg_id).first()
-        if existing is not None:
-            return existing, False
+    """Store a checked message in a locked conversation and publish it on commit.
 
+    A retried ``client_msg_id`` is told by the unique constraint, not by a query first: the
+    insert runs in a savepoint, and only when it fails is the stored message read (a query
+    after the lock, so on PostgreSQL it sees what a concurrent send of the id committed).
+    """
     now = timezone.now()
     delivers_to_platform = (
         sender_kind in (Message.SenderKind.AGENT, Message.SenderKind.BOT)
         and not is_private
         and conversation.channel.kind == Channel.Kind.PLATFORM_API
     )
-    message = Message.objects.create(
+    message = Message(
         conversation=conversation,
         shop_id=conversation.shop_id,
         seq=_next_seq(conversation),
@@ -181,6 +179,18 @@ def _append_message(
         delivery_state=Message.Delivery.PENDING if delivers_to_platform else Message.Delivery.NONE,
         created_at=now,
     )
+    if client_msg_id is None:
+        message.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():
+                message.save(force_insert=True)
+        except IntegrityError:
+            conversation.last_seq -= 1
+            existing = Message.objects.filter(conversation=conversation, client_msg_id=client_msg_id).first()
+            if existing is None:
+                raise
+            return existing, False
     attachments = [
         Attachment.objects.create(
             message=message,
@@ -317,12 +327,14 @@ def buyer_message_send(
     text, checked_images = _check_buyer_message(text=text, client_msg_id=client_msg_id, images=images)
     conversation = None
     if conversation_id is not None:
-        conversation = (
-            _locking()
-            .filter(pk=conversation_id, customer=customer, channel=channel)
-            .exclude(status=Conversation.Status.RESOLVED)
-            .first()
-        )
+        try:
+            conversation = (
+                _locking()
+                .exclude(status=Conversation.Status.RESOLVED)
+                .get(pk=conversation_id, customer=customer, channel=channel)
+            )
+        except Conversation.DoesNotExist:
+            pass
     if conversation is None:
         conversation = _open_locked(channel=channel, customer=customer)
     return _append_buyer_message(conversation, text=text, client_msg_id=client_msg_id, checked_images=checked_images)
