@@ -43,11 +43,18 @@ CLOSE_NOT_FOUND = 4404
 # broken connections are still dropped (Django's own checks) and CONN_MAX_AGE=None still means
 # "forever". HTTP requests, which get a thread each under ASGI, keep the setting as it is.
 SOCKET_DB_MAX_AGE = 300
+# Checking a connection (and, with CONN_HEALTH_CHECKS, a ``SELECT 1`` before its next query)
+# around every frame cost a round trip per chat message on PostgreSQL: a connection that had
+# no error is checked at most this often.
+SOCKET_DB_CHECK_SECONDS = 5.0
 
 
 def _tidy_connections() -> None:
     now = time.monotonic()
     for connection in connections.all(initialized_only=True):
+        if not connection.errors_occurred and now - getattr(connection, "dxe_checked_at", -SOCKET_DB_CHECK_SECONDS) < SOCKET_DB_CHECK_SECONDS:
+            continue
+        connection.dxe_checked_at = now
         close_at = connection.close_at
         if close_at is not None and now < close_at + SOCKET_DB_MAX_AGE:
             connection.close_at = None  # judge by health only, not by CONN_MAX_AGE

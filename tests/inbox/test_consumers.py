@@ -946,7 +946,10 @@ def test_socket_db_thread_keeps_healthy_connections_past_conn_max_age(agent):
     assert connection.close_at is not None  # the setting's deadline is kept for the age limit
     connection.close_at = time.monotonic() - base.SOCKET_DB_MAX_AGE - 1
     base._tidy_connections()
-    assert connection.connection is None
+    assert connection.connection is not None  # checked a moment ago: not checked again yet
+    connection.dxe_checked_at -= base.SOCKET_DB_CHECK_SECONDS
+    base._tidy_connections()
+    assert connection.connection is None  # past the age limit at the next check
     connection.ensure_connection()
     connection.close_at = time.monotonic() - 1
     connection.errors_occurred = True
