@@ -327,14 +327,17 @@ def buyer_message_send(
     text, checked_images = _check_buyer_message(text=text, client_msg_id=client_msg_id, images=images)
     conversation = None
     if conversation_id is not None:
+        # Locked by id alone and checked here: the simplest query to build, on every message.
         try:
-            conversation = (
-                _locking()
-                .exclude(status=Conversation.Status.RESOLVED)
-                .get(pk=conversation_id, customer=customer, channel=channel)
-            )
+            conversation = _locking().get(pk=conversation_id)
         except Conversation.DoesNotExist:
             pass
+        if conversation is not None and (
+            conversation.customer_id != customer.pk
+            or conversation.channel_id != channel.pk
+            or conversation.status == Conversation.Status.RESOLVED
+        ):
+            conversation = None
     if conversation is None:
         conversation = _open_locked(channel=channel, customer=customer)
     return _append_buyer_message(conversation, text=text, client_msg_id=client_msg_id, checked_images=checked_images)
