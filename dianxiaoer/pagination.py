@@ -118,7 +118,11 @@ class KeysetPagination:
         field = self.field
         if value is None:
             return Q(**{f"{field}__isnull": True, "id__lt": pk})
-        after = Q(**{f"{field}__lt": value}) | Q(**{field: value, "id__lt": pk})
+        # "(field, id) before (value, pk)", with the bound field <= value said on its own: the
+        # OR alone is only a filter to PostgreSQL, which then reads the index from the top and
+        # drops every row of the pages before (1,300 rows on page 51); the bound starts the
+        # index scan at the cursor, so every page costs the same.
+        after = Q(**{f"{field}__lte": value}) & (Q(**{f"{field}__lt": value}) | Q(id__lt=pk))
         if self.nullable:
             after |= Q(**{f"{field}__isnull": True})
         return after
