@@ -6,7 +6,8 @@ functions, so a client applies a live event and a resynced one with the same cod
 
 Each event has an agent form and, when the buyer may see it, a buyer form:
 
-- agent form: ``{kind, conversation_id, seq, message?|data?, conversation}``; ``conversation``
+- agent form: ``{kind, conversation_id, seq, message?|data?, actor?, conversation}``; ``actor``
+  (``{id, nickname}`` or null) names who made a recorded conversation event; ``conversation``
   is the conversation as a list row shows it (for live events: its state right after the
   change; for resync: its current state).
 - buyer form: ``{kind, conversation_id, seq, message?|data?}`` with no ``conversation`` and a
@@ -109,11 +110,13 @@ def message_event(
 def conversation_event(event: ConversationEvent, *, conversation: dict) -> tuple[dict, dict | None]:
     """The agent and buyer forms of a recorded conversation event (buyer form None if agent-only)."""
     kind = f"conversation.{event.kind}"
+    actor = event.actor
     agent = {
         "kind": kind,
         "conversation_id": event.conversation_id,
         "seq": event.seq,
         "data": event.data,
+        "actor": {"id": actor.pk, "nickname": actor.nickname} if actor is not None else None,
         "conversation": conversation,
     }
     buyer = None

@@ -92,4 +92,4 @@ def message_latest(*, conversation: Conversation, include_private: bool, limit: 
 
 
 def event_list(*, conversation: Conversation, after_seq: int = 0, limit: int = 200) -> list[ConversationEvent]:
-    return list(conversation.events.filter(seq__gt=after_seq).order_by("seq")[:limit])
+    return list(conversation.events.filter(seq__gt=after_seq).select_related("actor").order_by("seq")[:limit])

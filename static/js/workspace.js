@@ -554,7 +554,6 @@
   }
 
   function eventLine(conv, e) {
-    // Live events name no actor; the REST history does.
     const actor = e.actor ? e.actor.nickname : null;
     const data = e.data || {};
     if (e.kind === "assigned") {

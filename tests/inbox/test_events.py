@@ -51,3 +51,15 @@ def test_buyer_forms_hide_agent_only_things(conversation, agent):
         assert (events.conversation_event(event, conversation=snapshot)[1] is not None) is shown
     # Payloads travel through channel layers and JSON: they must survive a round trip.
     assert json.loads(json.dumps(agent_form)) == agent_form
+
+
+def test_conversation_events_name_their_actor_to_agents_only(conversation, agent, supervisor):
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=supervisor)
+    services.conversation_resolve(conversation=conversation, actor=None)
+    snapshot = events.conversation_data(conversation_queryset().get(pk=conversation.pk))
+    assigned, resolved = ConversationEvent.objects.filter(conversation=conversation).order_by("seq")
+    agent_form, _ = events.conversation_event(assigned, conversation=snapshot)
+    assert agent_form["actor"] == {"id": supervisor.pk, "nickname": supervisor.nickname}
+    agent_form, buyer_form = events.conversation_event(resolved, conversation=snapshot)
+    assert agent_form["actor"] is None
+    assert "actor" not in buyer_form
