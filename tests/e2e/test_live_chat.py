@@ -262,7 +262,10 @@ def test_private_note_reaches_agents_only(live, browser):
     expect(colleague.locator("[data-testid=conversation]")).to_have_count(0)
     workspace.select_option("[data-testid=assign-select]", str(second["id"]))
     expect(colleague.locator("[data-testid=conversation]")).to_have_count(1)
-    expect(workspace.locator("#messages .line")).to_contain_text(["已分配给 阿强"])
+    # The live event names who did it, as a reload would.
+    expect(workspace.locator("#messages .line")).to_contain_text(["小美 将会话分配给了 阿强"])
+    workspace.reload()
+    expect(workspace.locator("#messages .line")).to_contain_text(["小美 将会话分配给了 阿强"])
 
     # The reply after it reaches the buyer; the note never does.
     workspace.click("#composer .mode[data-mode=reply]")
