@@ -563,7 +563,9 @@ def main() -> int:
         if row["scenario"].startswith("list") and row["sequential"]["p95_ms"] > TARGET_LIST_P95_MS:
             misses.append(f"{row['scenario']}: sequential p95 {row['sequential']['p95_ms']} ms (target {TARGET_LIST_P95_MS} ms)")
     for miss in misses:
-        log(f"target missed: {miss}")
+        # A smoke run's p95 is the second slowest of a few dozen requests on a cold server:
+        # it shows the bench works, the full run measures the target.
+        log(f"{'smoke run, not the measure: ' if args.smoke else ''}target missed: {miss}")
     for problem in problems:
         log(f"FAIL: {problem}")
     if not misses and not problems:
