@@ -13,7 +13,9 @@ import hashlib
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.authtoken.models import Token
 
 from .models import Membership, User
@@ -55,12 +57,9 @@ class CachedTokenAuthentication(TokenAuthentication):
     """DRF's token authentication, with the token's user read through :func:`token_user`."""
 
     def authenticate_credentials(self, key):
-        from rest_framework import exceptions
-        from django.utils.translation import gettext_lazy as _
-
         user = token_user(key)
         if user is None:
-            raise exceptions.AuthenticationFailed(_("Invalid token."))
+            raise AuthenticationFailed(_("Invalid token."))
         return (user, key)
 
 
