@@ -4,16 +4,19 @@ Every function here is the only way its change happens: views, API, consumers, t
 commands call these. Each runs in one transaction, takes the conversation's row lock before
 it draws the next ``seq``, and publishes its event only after commit.
 """
+import functools
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, prefetch_related_objects
+from django.db.models import F, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership, User
+from dianxiaoer import prepared
+from dianxiaoer.prepared import PreparedQuery
 from customers.models import Customer
 from customers.services import customer_get_or_create
 
@@ -33,9 +36,21 @@ def _locking():
     return Conversation.objects.select_for_update(of=("self",)).select_related("customer", "channel", "assignee")
 
 
+# The lock of every chat message: built once, then only run (see dianxiaoer.prepared).
+_locked_by_id = PreparedQuery(lambda pk: _locking().filter(pk=pk))
+
+
+def _lock_id(conversation_id: int) -> Conversation | None:
+    """The conversation under a row lock, or None; callers must be inside a transaction."""
+    return _locked_by_id.first(conversation_id)
+
+
 def _lock(conversation: Conversation) -> Conversation:
     """Re-read the conversation under a row lock; callers must be inside a transaction."""
-    return _locking().get(pk=conversation.pk)
+    locked = _lock_id(conversation.pk)
+    if locked is None:
+        raise Conversation.DoesNotExist(f"Conversation {conversation.pk} does not exist.")
+    return locked
 
 
 def _next_seq(conversation: Conversation) -> int:
@@ -141,6 +156,14 @@ def _check_message(
     return text, checked_images
 
 
+@functools.cache
+def _no_attachments() -> QuerySet:
+    """An evaluated empty queryset for every text message: iterating it builds no SQL."""
+    queryset = Attachment.objects.none()
+    len(queryset)  # evaluates it once; ``all()`` on the prefetched manager hands out this one
+    return queryset
+
+
 # A buyer's last contact is a day-level fact: rewrite it at most this often.
 LAST_CONTACT_RESOLUTION_SECONDS = 60
 
@@ -158,8 +181,8 @@ def _append_message(
     """Store a checked message in a locked conversation and publish it on commit.
 
     A retried ``client_msg_id`` is told by the unique constraint, not by a query first: the
-    insert runs in a savepoint, and only when it fails is the stored message read (a query
-    after the lock, so on PostgreSQL it sees what a concurrent send of the id committed).
+    insert skips a conflicting row, and only then is the stored message read (a query after
+    the lock, so on PostgreSQL it sees what a concurrent send of the id committed).
     """
     now = timezone.now()
     delivers_to_platform = (
@@ -179,18 +202,12 @@ def _append_message(
         delivery_state=Message.Delivery.PENDING if delivers_to_platform else Message.Delivery.NONE,
         created_at=now,
     )
-    if client_msg_id is None:
-        message.save(force_insert=True)
-    else:
-        try:
-            with transaction.atomic():
-                message.save(force_insert=True)
-        except IntegrityError:
-            conversation.last_seq -= 1
-            existing = Message.objects.filter(conversation=conversation, client_msg_id=client_msg_id).first()
-            if existing is None:
-                raise
-            return existing, False
+    if not prepared.insert(message, skip_conflict=client_msg_id is not None):
+        conversation.last_seq -= 1
+        existing = Message.objects.filter(conversation=conversation, client_msg_id=client_msg_id).first()
+        if existing is None:
+            raise IntegrityError(f"Message {conversation.pk}#{message.seq} conflicts with a stored one.")
+        return existing, False
     attachments = [
         Attachment.objects.create(
             message=message,
@@ -207,7 +224,7 @@ def _append_message(
     if attachments:
         prefetch_related_objects([message], "attachments")
     else:
-        message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}
+        message._prefetched_objects_cache = {"attachments": _no_attachments()}
 
     changed = ["last_seq"]
     if not is_private:
@@ -232,7 +249,7 @@ def _append_message(
             if sender_kind == Message.SenderKind.AGENT:
                 conversation.waiting_since = None
                 changed.append("waiting_since")
-    conversation.save(update_fields=changed)
+    prepared.update(conversation, changed)
 
     agent_payload, buyer_payload = events.message_event(message, conversation=events.conversation_data(conversation))
     realtime.publish_on_commit(
@@ -327,11 +344,8 @@ def buyer_message_send(
     text, checked_images = _check_buyer_message(text=text, client_msg_id=client_msg_id, images=images)
     conversation = None
     if conversation_id is not None:
-        # Locked by id alone and checked here: the simplest query to build, on every message.
-        try:
-            conversation = _locking().get(pk=conversation_id)
-        except Conversation.DoesNotExist:
-            pass
+        # Locked by id alone and checked here: one prepared query on every message.
+        conversation = _lock_id(conversation_id)
         if conversation is not None and (
             conversation.customer_id != customer.pk
             or conversation.channel_id != channel.pk

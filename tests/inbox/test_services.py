@@ -31,12 +31,12 @@ def test_known_buyer_appends_to_named_current_conversation_in_fewer_queries(
 ):
     channel, customer = conversation.channel, conversation.customer
     send = {"channel": channel, "customer": customer, "conversation_id": conversation.pk}
-    # Savepoint (the test's transaction holds the outer one), lock, a savepoint around the
-    # insert (a retried client_msg_id fails it alone), insert, release, conversation update,
-    # release; and the buyer's last-contact stamp the first time. No profile lookup or lock.
-    with django_assert_num_queries(8):
+    # Savepoint (the test's transaction holds the outer one), lock, insert (a retried
+    # client_msg_id skips it), conversation update, release; and the buyer's last-contact
+    # stamp the first time. No profile lookup or lock.
+    with django_assert_num_queries(6):
         first, _ = services.buyer_message_send(**send, text="一", client_msg_id="c1")
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         second, _ = services.buyer_message_send(**send, text="二", client_msg_id="c2")
     assert [first.conversation_id, second.conversation_id] == [conversation.pk, conversation.pk]
     assert [first.seq, second.seq] == [1, 2]
