@@ -35,6 +35,9 @@ _RELATED = (
     "assignee__display_name",
 )
 
+# What a row shows of the customer, channel and assignee: for ``only()`` on loaded instances.
+RELATED_COLUMNS = tuple(name for name in _RELATED if "__" in name)
+
 
 def conversation_values(conversations: QuerySet[Conversation]) -> QuerySet[dict]:
     """The columns a list row shows, as dicts (filters and ordering of ``conversations`` kept)."""

@@ -20,7 +20,7 @@ from dianxiaoer.prepared import PreparedQuery
 from customers.models import Customer
 from customers.services import customer_get_or_create
 
-from . import events, realtime
+from . import events, list_rows, realtime
 from .attachments import check_image
 from .models import Attachment, Channel, Conversation, ConversationEvent, Message
 
@@ -30,10 +30,23 @@ MAX_CLIENT_MSG_ID_LENGTH = 64
 PREVIEW_LENGTH = 120
 
 
+# The whole conversation, and of its customer, channel and assignee what events show and
+# messages update: a user's password and avatar, a profile's notes stay unread.
+_LOCKED_COLUMNS = (
+    *(field.name for field in Conversation._meta.concrete_fields),
+    *list_rows.RELATED_COLUMNS,
+    "customer__last_contact_at",
+)
+
+
 def _locking():
     """Conversations to lock, with what events show (customer, channel, assignee)."""
     # of=("self",): PostgreSQL cannot lock the nullable side of the assignee outer join.
-    return Conversation.objects.select_for_update(of=("self",)).select_related("customer", "channel", "assignee")
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("customer", "channel", "assignee")
+        .only(*_LOCKED_COLUMNS)
+    )
 
 
 # The lock of every chat message: built once, then only run (see dianxiaoer.prepared).
