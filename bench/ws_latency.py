@@ -10,9 +10,11 @@ server of ``DATABASE_URL`` (dropped afterwards). It seeds one shop with N buyers
 open conversation and a session token) and M agents (each with a login session), connects
 them all with the ``websockets`` library, and has every buyer send one message every
 ``interval`` seconds (random phase). Conversations are assigned round-robin, so each agent
-serves N/M buyers, as a shop's agents do. Each agent times the arrival of the full
-``message.created`` of its own conversations (buyer-to-agent delivery) and of the coalesced
-``list.update`` rows every agent gets for the others (list latency); the script prints
+serves N/M buyers, as a shop's agents do. Each agent shows the conversation list
+``--list-view`` (``mine`` by default, as agents at work do; ``all`` as a supervisor's screen,
+which gets every conversation's row). Each agent times the arrival of the full
+``message.created`` of its own conversations (buyer-to-agent delivery) and, showing ``all``,
+of the coalesced ``list.update`` rows of the others (list latency); the script prints
 messages/s, p50/p99 of both, lost and duplicated deliveries, and the CPU each server process
 used. Then it runs the same load of frames
 against a bare echo consumer (``bench/echo_asgi.py``) and prints its round-trip times.
@@ -229,6 +231,8 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
             max_queue=None,
         )
         await ws.recv()  # hello
+        await ws.send(json.dumps({"type": "list", "view": args.list_view}))
+        await ws.recv()  # listing
         return ws
 
     async def open_buyer(token: str):
@@ -380,7 +384,10 @@ async def run_echo(args, port: int) -> dict:
 
 def report_product(layer: str, database: str, args, result: dict, cpu: list[float], client_cpu: float) -> None:
     rate = result["acked"] / result["store_window"]
-    print(f"\n== product, {layer} layer, {database}: {args.buyers} buyers, {args.agents} agents, one message per buyer every {args.interval} s")
+    print(
+        f"\n== product, {layer} layer, {database}: {args.buyers} buyers, {args.agents} agents showing list "
+        f"\"{args.list_view}\", one message per buyer every {args.interval} s"
+    )
     backlog = result["sent"] - result["acked"]
     print(
         f"  messages sent {result['sent']} ({result['sent'] / args.duration:.0f}/s offered), stored and acked "
@@ -396,7 +403,10 @@ def report_product(layer: str, database: str, args, result: dict, cpu: list[floa
     print(f"  buyer->agent latency p50 {ms(percentile(d, .5))}, p99 {ms(percentile(d, .99))}, max {ms(max(d) if d else float('nan'))}")
     print(f"  buyer send->ack      p50 {ms(percentile(a, .5))}, p99 {ms(percentile(a, .99))}")
     r = result["rows"]
-    print(f"  list row at the other agents p50 {ms(percentile(r, .5))}, p99 {ms(percentile(r, .99))} ({len(r)} rows timed)")
+    if args.list_view == "all":
+        print(f"  list row at the other agents p50 {ms(percentile(r, .5))}, p99 {ms(percentile(r, .99))} ({len(r)} rows timed)")
+    else:
+        print(f"  list rows of other agents' conversations: {len(r)} (the agents show the list \"{args.list_view}\")")
     print(f"  server CPU seconds per process {', '.join(f'{c:.1f}' for c in cpu)}; bench client {client_cpu:.1f}")
     if result["errors"]:
         codes = {}
@@ -412,6 +422,13 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between one buyer's messages")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of sending")
     parser.add_argument("--drain", type=float, default=15.0, help="at most this long to wait for late deliveries")
+    parser.add_argument(
+        "--list-view",
+        choices=["mine", "unassigned", "all"],
+        default="mine",
+        help="the conversation list each agent shows: mine (default: agents at work), or all (a supervisor's "
+        "screen: every agent also gets every other conversation's list row)",
+    )
     parser.add_argument("--layer", choices=["auto", "memory", "redis"], default="auto")
     parser.add_argument(
         "--tmp", default=None, help="folder for the SQLite database and logs (e.g. /dev/shm to leave disk waits out)"

@@ -1,8 +1,8 @@
 """The agent socket, ``/ws/agent/``: the agent's shops live, and their writes.
 
 What it hears (see ``hub.py``): full events of the conversations it follows (assigned to its
-user, or watched with a ``watch`` frame), coalesced list rows of every conversation of its
-shops, and presence.
+user, or watched with a ``watch`` frame), coalesced rows of the conversation list it shows
+(``list`` frame: all, unassigned or mine), and presence.
 
 Authenticated by the Django session (AuthMiddlewareStack). A socket without a logged-in user
 is accepted and closed with 4401, one of a user with no shop with 4403, so the browser can
@@ -52,6 +52,7 @@ class AgentConsumer(JsonSocket):
         "read": "on_read",
         "typing": "on_typing",
         "watch": "on_watch",
+        "list": "on_list",
         "ping": "on_ping",
     }
 
@@ -62,6 +63,8 @@ class AgentConsumer(JsonSocket):
         self.shop_ids: list[int] = []
         # Conversations whose full events this socket wants besides its user's own.
         self.watching: frozenset[int] = frozenset()
+        # The conversation list the workspace shows: which list rows the hub sends it.
+        self.list_view = "all"
         self.counted = False
         self.heartbeat: asyncio.Task | None = None
         # Conversations this socket was allowed to touch, with their shop: typing needs no query.
@@ -220,6 +223,14 @@ class AgentConsumer(JsonSocket):
         # Unknown and foreign ids are left out alike, so existence does not leak.
         self.watching = frozenset(i for i in wanted if i in self.allowed)
         await self.send_frame({"type": "watching", "conversation_ids": sorted(self.watching)})
+
+    async def on_list(self, frame: dict) -> None:
+        """Show this list (``all``, ``unassigned`` or ``mine``): its rows come live; answers ``listing``."""
+        view = frame.get("view")
+        if view not in hub.LIST_VIEWS:
+            raise FrameError("invalid", _("`view` must be one of: %(views)s.") % {"views": ", ".join(hub.LIST_VIEWS)})
+        self.list_view = view
+        await self.send_frame({"type": "listing", "view": view})
 
     def _history(self, conversation_id: int, after_seq: int):
         conversation = self._conversation(conversation_id)

@@ -8,10 +8,14 @@ that follow the conversation. The fan-out is narrowed so its cost does not grow 
 - a stored event in full (``{"type": "event"}``) goes only to the sockets that *follow* its
   conversation: the assignee's sockets and those watching it (``watch`` frames: the threads a
   workspace holds); typing goes to the watchers;
-- every socket of the shop gets the conversation's list row, coalesced: rows changed within
-  ``LIST_FLUSH_SECONDS`` leave together in one ``list.update`` frame (newest row per
-  conversation), encoded once for all sockets. The first change after a quiet spell leaves at
-  once; only a busy shop waits for the next flush;
+- list rows go by the list a socket shows (its ``list`` frame: ``all``, ``unassigned`` or
+  ``mine``), coalesced: rows changed within ``LIST_FLUSH_SECONDS`` leave together in one
+  ``list.update`` frame (newest row per conversation), encoded once per list. The first
+  change after a quiet spell leaves at once; only a busy shop waits for the next flush.
+  ``all`` gets every row; ``unassigned`` the rows of unassigned conversations; ``mine`` none
+  but those every list gets: rows of conversations just created or (re)assigned, which may
+  enter or leave any list. A socket's own conversations reach it as full events anyway, so
+  an agent working in ``mine`` is not sent the shop's churn;
 - presence goes to every socket but the agent's own.
 
 Order per socket stays what a per-socket channel gives: a socket busy with a frame of its
@@ -34,6 +38,10 @@ logger = logging.getLogger(__name__)
 REJOIN_SECONDS = 3600
 # List rows of a busy shop leave together at most this often.
 LIST_FLUSH_SECONDS = 0.25
+# What a socket may show in its list (``list`` frame), ``all`` until it says.
+LIST_VIEWS = ("all", "unassigned", "mine")
+# Events whose conversation may enter or leave any list: their rows go to every socket.
+EVERY_LIST_KINDS = frozenset({"conversation.created", "conversation.assigned"})
 
 
 def encode_frame(frame: dict) -> str:
@@ -57,8 +65,9 @@ class ShopHub:
         self.task: asyncio.Task | None = None
         self.ready = asyncio.Event()
         self.failed = False
-        # List rows waiting for the next flush, newest per conversation.
-        self.pending: dict[int, dict] = {}
+        # List rows waiting for the next flush, newest per conversation, and whether every
+        # list must get it (the conversation was created or assigned meanwhile).
+        self.pending: dict[int, tuple[dict, bool]] = {}
         self.flush_timer: asyncio.TimerHandle | None = None
         self.flushing: asyncio.Task | None = None
         self.last_flush = 0.0
@@ -116,12 +125,15 @@ class ShopHub:
         if followers:
             await self._deliver(encode_frame(frame_for(payload)), followers)
         if row is not None:
-            self._queue_row(row)
+            self._queue_row(row, to_every_list=payload.get("kind") in EVERY_LIST_KINDS)
 
-    def _queue_row(self, row: dict) -> None:
+    def _queue_row(self, row: dict, *, to_every_list: bool) -> None:
         queued = self.pending.get(row["id"])
-        if queued is None or queued["last_seq"] <= row["last_seq"]:
-            self.pending[row["id"]] = row
+        if queued is None:
+            self.pending[row["id"]] = (row, to_every_list)
+        else:
+            newest = row if queued[0]["last_seq"] <= row["last_seq"] else queued[0]
+            self.pending[row["id"]] = (newest, to_every_list or queued[1])
         if self.flush_timer is None:
             wait = max(0.0, self.last_flush + LIST_FLUSH_SECONDS - time.monotonic())
             self.flush_timer = asyncio.get_running_loop().call_later(wait, self._start_flush)
@@ -130,12 +142,19 @@ class ShopHub:
         self.flushing = asyncio.create_task(self.flush())
 
     async def flush(self) -> None:
-        """Send the queued list rows to every socket in one frame."""
+        """Send the queued list rows, one frame per list, to the sockets showing that list."""
         self.flush_timer = None
         self.last_flush = time.monotonic()
-        rows, self.pending = list(self.pending.values()), {}
-        if rows:
-            await self._deliver(encode_frame({"type": "list.update", "conversations": rows}), list(self.sockets))
+        queued, self.pending = list(self.pending.values()), {}
+        rows = {
+            "all": [row for row, _ in queued],
+            "unassigned": [row for row, every in queued if every or row["assignee"] is None],
+            "mine": [row for row, every in queued if every],
+        }
+        for view, view_rows in rows.items():
+            showing = [socket for socket in self.sockets if socket.list_view == view]
+            if view_rows and showing:
+                await self._deliver(encode_frame({"type": "list.update", "conversations": view_rows}), showing)
 
     async def _deliver(self, text: str, sockets: list) -> None:
         for socket in sockets:

@@ -2,7 +2,7 @@
  *
  * What the socket brings (see docs/ARCHITECTURE.md, "Realtime"): full events only for the
  * conversations we follow (assigned to us, or watched: we watch every thread this tab holds,
- * at most MAX_THREADS), and coalesced `list.update` rows for every conversation of our shops.
+ * at most MAX_THREADS), and coalesced `list.update` rows of the list we show (`list` frame).
  *
  * State rules (see docs/ARCHITECTURE.md, "Conversation history and seq"):
  * - Every conversation's history is one gapless seq sequence. For each conversation we keep
@@ -449,8 +449,15 @@
     if (conv.id === state.activeId) renderThreadHeader();
   }
 
+  /** Tell the server which list we show: its rows come live (the others' churn does not). */
+  function showList() {
+    socket.send({ type: "list", view: state.view });
+  }
+
   function setFilter(changes) {
+    const viewChanged = "view" in changes && changes.view !== state.view;
     Object.assign(state, changes);
+    if (viewChanged) showList();
     store.set("dxe.view", state.view);
     store.set("dxe.status", state.status === "" ? "all" : state.status);
     for (const tab of els.tabs) {
@@ -1144,6 +1151,7 @@
       case "hello": {
         state.hellos += 1;
         for (const shop of frame.shops || []) state.online.set(shop.id, new Set(shop.online_user_ids || []));
+        showList();
         watchThreads();
         resync(state.threads.keys());
         for (const t of state.threads.values()) t.readSent = 0;

@@ -1,4 +1,5 @@
 """The heart of the product, end to end: a buyer on the chat page and an agent in the workspace."""
+import json
 import time
 
 import pytest
@@ -276,3 +277,29 @@ def test_private_note_reaches_agents_only(live, browser):
     buyer.reload()
     expect(buyer.locator("[data-testid=message-text]")).to_have_count(2)
     assert "老客户" not in buyer.content()
+
+
+def test_the_list_tab_chooses_which_rows_come_live(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    workspace = browser.page(session=agent["session"])
+    sent = []
+    workspace.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    workspace.goto(live.url("/inbox/"))
+    workspace.wait_for_selector('#conn[data-state="open"]')
+    buyer = buyer_page(browser, slug)
+    buyer_send(buyer, "第一句")
+    row = pin(workspace, workspace.locator("[data-testid=conversation]").first)
+    expect(row.locator(".conv-preview")).to_have_text("第一句")
+
+    workspace.click(".tab[data-view=mine]")  # the server stops sending this unassigned chat's rows
+    expect(row).to_have_count(0)
+    buyer_send(buyer, "第二句")
+    wait_acked(buyer)
+    workspace.click(".tab[data-view=all]")
+    expect(row.locator(".conv-preview")).to_have_text("第二句")
+    buyer_send(buyer, "第三句")
+    expect(row.locator(".conv-preview")).to_have_text("第三句")  # live again: the tab told the server
+
+    views = [frame["view"] for frame in map(json.loads, sent) if frame.get("type") == "list"]
+    assert views == ["all", "mine", "all"]  # on hello, then on each tab change

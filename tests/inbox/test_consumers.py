@@ -819,6 +819,45 @@ async def test_assignee_follows_its_conversation_without_watching(agent, supervi
     await close_all(agent_ws, supervisor_ws)
 
 
+async def show_list(communicator, view) -> dict:
+    await communicator.send_json_to({"type": "list", "view": view})
+    return await receive(communicator)
+
+
+async def test_list_frame_chooses_which_rows_come(agent, supervisor, conversation):
+    await already_online(agent, supervisor)
+    mine_ws, unassigned_ws = await agent_socket(agent), await agent_socket(supervisor)
+    assert await show_list(mine_ws, "mine") == {"type": "listing", "view": "mine"}
+    assert await show_list(unassigned_ws, "unassigned") == {"type": "listing", "view": "unassigned"}
+    for bad in ("everything", None, ["mine"]):
+        error = await show_list(mine_ws, bad)
+        assert (error["type"], error["code"], error["ref"]) == ("error", "invalid", "list")
+    send = database_sync_to_async(services.message_send)
+    assign = database_sync_to_async(services.conversation_assign)
+
+    await send(conversation=conversation, sender_kind="buyer", text="有人吗")  # unassigned
+    await wait_row(unassigned_ws, conversation.pk, 1)
+    await assert_quiet(mine_ws)
+    assert mine_ws.rows == []
+
+    # Taken by the supervisor: every list hears it (it leaves "unassigned"); after that its
+    # messages are the supervisor's own (full events) and no row reaches "mine" or "unassigned".
+    await assign(conversation=conversation, assignee=supervisor, actor=supervisor)
+    assert (await receive_type(unassigned_ws, "event"))["event"]["kind"] == "conversation.assigned"
+    for ws in (mine_ws, unassigned_ws):
+        assert (await wait_row(ws, conversation.pk, 2))["assignee"]["id"] == supervisor.pk
+    await send(conversation=conversation, sender_kind="buyer", text="在吗")
+    assert (await receive_type(unassigned_ws, "event"))["event"]["seq"] == 3
+    await assert_quiet(mine_ws, unassigned_ws)
+    assert [rows_of(ws, conversation.pk)[-1]["last_seq"] for ws in (mine_ws, unassigned_ws)] == [2, 2]
+
+    # Back to "all": rows of every conversation again.
+    assert await show_list(mine_ws, "all") == {"type": "listing", "view": "all"}
+    await send(conversation=conversation, sender_kind="buyer", text="人呢")
+    await wait_row(mine_ws, conversation.pk, 4)
+    await close_all(mine_ws, unassigned_ws)
+
+
 async def test_burst_of_messages_coalesces_list_rows_newest_last(agent, supervisor, conversation):
     from inbox.consumers import hub
 

@@ -19,9 +19,10 @@ class StandInSocket:
 
     follows = AgentConsumer.follows
 
-    def __init__(self, user_id: int, watching=()):
+    def __init__(self, user_id: int, watching=(), list_view: str = "all"):
         self.user_id = user_id
         self.watching = frozenset(watching)
+        self.list_view = list_view
         self.frames: list[tuple[float, dict]] = []
 
     async def hub_deliver(self, text: str) -> None:
@@ -31,7 +32,9 @@ class StandInSocket:
         return [frame["type"] for _, frame in self.frames]
 
 
-def event(conversation_id: int, seq: int, *, assignee_id: int | None = None, preview: str = "") -> dict:
+def event(
+    conversation_id: int, seq: int, *, assignee_id: int | None = None, preview: str = "", kind: str = "message.created"
+) -> dict:
     """A stored event's agent payload, as services publish it (trimmed to what routing reads)."""
     row = {
         "id": conversation_id,
@@ -39,7 +42,7 @@ def event(conversation_id: int, seq: int, *, assignee_id: int | None = None, pre
         "assignee": {"id": assignee_id} if assignee_id is not None else None,
         "last_message_preview": preview,
     }
-    return {"kind": "message.created", "conversation_id": conversation_id, "seq": seq, "conversation": row}
+    return {"kind": kind, "conversation_id": conversation_id, "seq": seq, "conversation": row}
 
 
 async def wait_frames(socket: StandInSocket, count: int, *, timeout: float = 2) -> None:
@@ -122,3 +125,43 @@ async def test_list_rows_leave_at_once_when_quiet_and_together_when_busy(shop_hu
     assert socket.frames[2][0] - routed_at < interval
     assert [row["last_seq"] for row in socket.frames[2][1]["conversations"]] == [4]
     assert len(socket.frames) == 3
+
+
+async def test_list_rows_go_by_the_list_a_socket_shows(shop_hub, monkeypatch):
+    monkeypatch.setattr(hub, "LIST_FLUSH_SECONDS", 0.05)
+    everything = StandInSocket(1, list_view="all")
+    unassigned = StandInSocket(2, list_view="unassigned")
+    mine = StandInSocket(3, list_view="mine")
+    shop_hub.sockets.update([everything, unassigned, mine])
+
+    def rows(socket) -> list[tuple[int, int]]:
+        return [(row["id"], row["last_seq"]) for _, frame in socket.frames for row in frame["conversations"]]
+
+    async def settle() -> None:
+        while shop_hub.pending or shop_hub.flush_timer is not None:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.02)
+
+    await shop_hub.route(event(10, 1, kind="conversation.created"))  # new: enters every list
+    await shop_hub.route(event(11, 5, assignee_id=4))  # someone else's chat
+    await shop_hub.route(event(12, 2))  # unassigned chat
+    await settle()
+    assert sorted(rows(everything)) == [(10, 1), (11, 5), (12, 2)]
+    assert sorted(rows(unassigned)) == [(10, 1), (12, 2)]
+    assert rows(mine) == [(10, 1)]
+
+    # Taken by agent 4: the row leaves the unassigned list and may enter anyone's, so every
+    # list gets it, even when a later message row of the conversation is coalesced over it.
+    await shop_hub.route(event(12, 3, assignee_id=4, kind="conversation.assigned"))
+    await shop_hub.route(event(12, 4, assignee_id=4))
+    await settle()
+    for socket in (everything, unassigned, mine):
+        assert rows(socket)[-1] == (12, 4)
+    assert (12, 3) not in rows(mine)  # coalesced: the newest row only
+
+    # Messages in someone else's chat again: only the socket showing all gets them.
+    sent = [len(socket.frames) for socket in (unassigned, mine)]
+    await shop_hub.route(event(12, 5, assignee_id=4))
+    await settle()
+    assert rows(everything)[-1] == (12, 5)
+    assert [len(socket.frames) for socket in (unassigned, mine)] == sent
