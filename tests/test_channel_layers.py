@@ -1,5 +1,7 @@
-"""The embedded channel layer sweeps expired messages, at most once per interval."""
+"""The embedded channel layer: expiry swept at most once per interval, messages handed over as sent."""
 import asyncio
+
+import pytest
 
 from dianxiaoer.channel_layers import SWEEP_INTERVAL_SECONDS, SweepingInMemoryChannelLayer
 
@@ -25,3 +27,26 @@ async def test_messages_still_flow():
     await layer.group_add("g", "c1")
     await layer.group_send("g", {"type": "x", "n": 1})
     assert await layer.receive("c1") == {"type": "x", "n": 1}
+
+
+async def test_a_group_send_reaches_every_member_and_skips_a_full_one():
+    layer = SweepingInMemoryChannelLayer(capacity=1)
+    for channel in ("c1", "c2", "c3"):
+        await layer.group_add("g", channel)
+    await layer.send("c2", {"type": "x", "n": 0})  # c2 is full now
+    message = {"type": "x", "n": 1}
+    await layer.group_send("g", message)
+    assert await layer.receive("c1") is message  # handed over, not copied
+    assert await layer.receive("c2") == {"type": "x", "n": 0}
+    assert await layer.receive("c3") is message
+    await layer.group_send("g", {"type": "x", "n": 2})
+    assert [(await layer.receive(c))["n"] for c in ("c1", "c2", "c3")] == [2, 2, 2]
+
+
+async def test_a_full_channel_refuses_a_direct_send():
+    from channels.exceptions import ChannelFull
+
+    layer = SweepingInMemoryChannelLayer(capacity=1)
+    await layer.send("c1", {"type": "x"})
+    with pytest.raises(ChannelFull):
+        await layer.send("c1", {"type": "x"})

@@ -6,9 +6,13 @@ unresolved conversation there; before the first message there is none, and the f
 creates it. After a conversation is resolved, the next ``send`` starts a new one and the
 socket moves to it (the ack's ``message.conversation_id`` names it).
 
+The socket is not sent the ``message.created`` of a message it sent itself: its ack carried
+the message already. The buyer's other sockets (tabs) get it.
+
 Closed after accept with 4404 for an unknown shop (or one without a web channel) and 4403
 for a missing, forged, expired or other-shop token.
 """
+from collections import deque
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -58,6 +62,10 @@ def _own_conversation(customer: Customer, channel: Channel, conversation_id: int
     return conversation
 
 
+# A send's event follows its ack within moments; a client has at most a few sends in flight.
+OWN_SENDS_REMEMBERED = 32
+
+
 class BuyerConsumer(JsonSocket):
     frame_handlers = {
         "send": "on_send",
@@ -72,6 +80,8 @@ class BuyerConsumer(JsonSocket):
         self.web_channel: Channel | None = None
         self.customer: Customer | None = None
         self.conversation_id: int | None = None
+        # The client_msg_ids of this socket's latest sends: their events are not echoed back.
+        self.own_sends: deque[str] = deque(maxlen=OWN_SENDS_REMEMBERED)
 
     # --- Lifecycle -----------------------------------------------------------------------
 
@@ -124,6 +134,8 @@ class BuyerConsumer(JsonSocket):
         payload = message["payload"]
         if "type" not in payload:
             shown = payload.get("message")
+            if shown is not None and shown.get("sender_kind") == "buyer" and shown.get("client_msg_id") in self.own_sends:
+                return  # our own send: the ack carried it
             if "conversation" in payload or (shown is not None and "is_private" in shown):
                 if shown is not None and shown.get("is_private"):
                     return
@@ -149,6 +161,7 @@ class BuyerConsumer(JsonSocket):
         client_msg_id = str_field(frame, "client_msg_id")
         text = str_field(frame, "text")
         ack = await db_call(self._send)(text, client_msg_id)
+        self.own_sends.append(client_msg_id)
         await self._follow(ack["message"]["conversation_id"])
         await self.send_frame(ack)
 

@@ -150,16 +150,10 @@ async def ping_ok(communicator) -> None:
     assert (await receive(communicator))["type"] == "pong"
 
 
-async def buyer_send(communicator, client_msg_id: str, text: str, *, echo: bool = True) -> dict:
-    """Send as the buyer; returns the ack. The buyer's group echoes its own message (other
-    tabs need it); ``echo=False`` for a retried send (nothing published) or one that creates
-    the conversation (whose echo may come or not: see the first-send test)."""
+async def buyer_send(communicator, client_msg_id: str, text: str) -> dict:
+    """Send as the buyer; returns the ack (the sending socket gets no event of its own send)."""
     await communicator.send_json_to({"type": "send", "client_msg_id": client_msg_id, "text": text})
-    ack = await receive_type(communicator, "ack")
-    if echo:
-        event = (await receive_type(communicator, "event"))["event"]
-        assert event["message"] == ack["message"]
-    return ack
+    return await receive_type(communicator, "ack")
 
 
 async def close_all(*communicators) -> None:
@@ -257,13 +251,26 @@ async def test_buyer_and_agent_exchange_messages(agent, shop, conversation, cust
     await close_all(agent_ws, buyer_ws)
 
 
+async def test_a_buyer_send_reaches_the_buyers_other_tabs_not_the_sending_one(shop, conversation, customer):
+    sending, other_tab = await buyer_socket(shop, customer), await buyer_socket(shop, customer)
+    ack = await buyer_send(sending, "tab-1", "这条从第一个标签页发")
+    event = (await receive_type(other_tab, "event"))["event"]
+    assert (event["kind"], event["message"]) == ("message.created", ack["message"])
+    await assert_quiet(sending)
+    # The other tab's send comes back to the first one.
+    ack = await buyer_send(other_tab, "tab-2", "这条从第二个")
+    assert (await receive_type(sending, "event"))["event"]["message"] == ack["message"]
+    await assert_quiet(sending, other_tab)
+    await close_all(sending, other_tab)
+
+
 async def test_first_buyer_send_creates_conversation_and_follows_it(agent, shop, web_channel):
     customer = await database_sync_to_async(CustomerFactory)(shop=shop)
     buyer_ws = await buyer_socket(shop, customer)
     assert buyer_ws.hello["conversation_id"] is None
     agent_ws = await agent_socket(agent)
 
-    ack = await buyer_send(buyer_ws, "first", "你好", echo=False)
+    ack = await buyer_send(buyer_ws, "first", "你好")
     conversation_id = ack["message"]["conversation_id"]
     assert ack["message"]["seq"] == 2  # seq 1 is the conversation.created event
     # Nobody follows a conversation that did not exist: the agent sees it appear in its list.
@@ -280,11 +287,6 @@ async def test_first_buyer_send_creates_conversation_and_follows_it(agent, shop,
         conversation=conversation, sender_kind="agent", author=agent, text="请讲"
     )
     live = (await receive_type(buyer_ws, "event"))["event"]
-    if live["seq"] == 2:
-        # Events are published after the write returns, so the socket may have joined the new
-        # conversation's group before its own first message went out: at most that echo.
-        assert live["message"] == ack["message"]
-        live = (await receive_type(buyer_ws, "event"))["event"]
     assert (live["conversation_id"], live["seq"], live["message"]["text"]) == (conversation_id, 3, "请讲")
     assert (await receive_type(agent_ws, "event"))["event"]["seq"] == 3
     await close_all(agent_ws, buyer_ws)
@@ -322,7 +324,7 @@ async def test_retried_send_returns_same_message_once(agent, shop, conversation,
     await receive_type(buyer_ws, "event")
     await assert_quiet(agent_ws, buyer_ws)  # the retry broadcast nothing
 
-    acks = [await buyer_send(buyer_ws, "b-retry", "好"), await buyer_send(buyer_ws, "b-retry", "好", echo=False)]
+    acks = [await buyer_send(buyer_ws, "b-retry", "好"), await buyer_send(buyer_ws, "b-retry", "好")]
     assert [a["created"] for a in acks] == [True, False]
     await assert_quiet(buyer_ws)
     assert acks[0]["message"]["id"] == acks[1]["message"]["id"]
