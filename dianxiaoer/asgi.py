@@ -6,7 +6,12 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dianxiaoer.settings")
 django.setup(set_prefix=False)
 
+from django.conf import settings  # noqa: E402
+
+from dianxiaoer import sqlite_checkpoint  # noqa: E402
 from dianxiaoer.asgi_handler import SyncChainASGIHandler  # noqa: E402  (apps must be loaded first)
+
+sqlite_checkpoint.start_for(settings.DATABASES["default"])
 
 django_asgi_app = SyncChainASGIHandler()
 

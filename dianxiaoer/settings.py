@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from dianxiaoer.sqlite_checkpoint import CONNECTION_PRAGMAS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("DXE_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -113,11 +115,12 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
             # IMMEDIATE transactions avoid lock-upgrade deadlocks between daphne and the
-            # worker; WAL lets readers proceed while one writer commits.
+            # worker; WAL lets readers proceed while one writer commits; server processes
+            # checkpoint the log on a thread of their own (dianxiaoer/sqlite_checkpoint.py).
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": CONNECTION_PRAGMAS,
             },
         }
     }
