@@ -134,10 +134,15 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Pub/sub: a group send is one PUBLISH, and each process reads one subscription.
+            # The list-based core layer (a Lua script per group send, a BRPOP loop and
+            # backup-queue cleanup per receive) cost the buyers' process 5 ms of CPU per chat
+            # message at 250/s, and capped it near 200/s. Neither layer keeps a message for
+            # a process that is not listening; clients resync what they missed.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             # socket_timeout=None: with redis-py 8 an idle subscriber otherwise dies after ~5 s
             # (see shared/TOOLCHAIN.md); tests/integration holds an idle socket to prove it.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "capacity": 1000},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
         }
     }
     CACHES = {

@@ -34,7 +34,7 @@ from .. import realtime
 
 logger = logging.getLogger(__name__)
 
-# channels-redis forgets group members after its group_expiry (a day by default).
+# Channels' in-memory layer forgets group members after its group_expiry (a day by default).
 REJOIN_SECONDS = 3600
 # List rows of a busy shop leave together at most this often.
 LIST_FLUSH_SECONDS = 0.25
