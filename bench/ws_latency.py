@@ -4,8 +4,8 @@
     .venv/bin/python bench/ws_latency.py --buyers 500 --agents 50 --interval 2 --duration 20
 
 Starts daphne itself on loopback: one process on the embedded (in-memory) layer, or two
-with ``REDIS_URL`` set (buyers on the first, agents on the second, so every message crosses
-Redis). The database is a fresh SQLite file in a temporary folder, or a fresh database on the
+with ``REDIS_URL`` set (buyers and agents spread over both as a load balancer would, each
+buyer's agent on the other process, so every message crosses Redis). The database is a fresh SQLite file in a temporary folder, or a fresh database on the
 server of ``DATABASE_URL`` (dropped afterwards). It seeds one shop with N buyers (each with an
 open conversation and a session token) and M agents (each with a login session), connects
 them all with the ``websockets`` library, and has every buyer send one message every
@@ -212,7 +212,15 @@ async def open_many(factories, concurrency: int = 50) -> list:
 
 
 async def run_product(args, ports: list[int], seed: dict) -> dict:
-    buyer_port, agent_port = ports[0], ports[-1]
+    # With two processes, buyer n is on process n % 2 and agent n % M (its conversation's
+    # assignee; M even) on the other one: the sockets are spread as a load balancer would,
+    # and every message still crosses the layer.
+    def buyer_port(n: int) -> int:
+        return ports[n % len(ports)]
+
+    def agent_port(n: int) -> int:
+        return ports[(n + 1) % len(ports)]
+
     sent: dict[str, float] = {}
     ack_latency: list[float] = []
     acked: set[str] = set()
@@ -222,10 +230,10 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
     duplicates = 0
     errors: list[dict] = []
 
-    async def open_agent(session: str):
+    async def open_agent(n: int, session: str):
         ws = await connect(
-            f"ws://127.0.0.1:{agent_port}/ws/agent/",
-            origin=f"http://127.0.0.1:{agent_port}",
+            f"ws://127.0.0.1:{agent_port(n)}/ws/agent/",
+            origin=f"http://127.0.0.1:{agent_port(n)}",
             additional_headers={"Cookie": f"sessionid={session}"},
             open_timeout=60,
             max_queue=None,
@@ -235,19 +243,19 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
         await ws.recv()  # listing
         return ws
 
-    async def open_buyer(token: str):
+    async def open_buyer(n: int, token: str):
         ws = await connect(
-            f"ws://127.0.0.1:{buyer_port}/ws/chat/{seed['slug']}/?t={token}",
-            origin=f"http://127.0.0.1:{buyer_port}",
+            f"ws://127.0.0.1:{buyer_port(n)}/ws/chat/{seed['slug']}/?t={token}",
+            origin=f"http://127.0.0.1:{buyer_port(n)}",
             open_timeout=60,
             max_queue=None,
         )
         await ws.recv()  # hello
         return ws
 
-    agents = await open_many([lambda s=s: open_agent(s) for s in seed["sessions"]])
-    buyers = await open_many([lambda t=t: open_buyer(t) for t in seed["tokens"]])
-    print(f"  connected {len(buyers)} buyers (port {buyer_port}) and {len(agents)} agents (port {agent_port})")
+    agents = await open_many([lambda n=n, s=s: open_agent(n, s) for n, s in enumerate(seed["sessions"])])
+    buyers = await open_many([lambda n=n, t=t: open_buyer(n, t) for n, t in enumerate(seed["tokens"])])
+    print(f"  connected {len(buyers)} buyers and {len(agents)} agents over {len(ports)} server process(es)")
 
     buyer_of = {conversation_id: n for n, conversation_id in enumerate(seed["conversations"])}
     row_latency: list[float] = []
@@ -418,7 +426,7 @@ def report_product(layer: str, database: str, args, result: dict, cpu: list[floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--buyers", type=int, default=50)
-    parser.add_argument("--agents", type=int, default=5)
+    parser.add_argument("--agents", type=int, default=6, help="an even number on Redis (see buyer_port)")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between one buyer's messages")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of sending")
     parser.add_argument("--drain", type=float, default=15.0, help="at most this long to wait for late deliveries")
@@ -441,6 +449,8 @@ def main() -> int:
     layer = args.layer if args.layer != "auto" else ("redis" if redis_url else "memory")
     if layer == "redis" and not redis_url:
         parser.error("--layer redis needs REDIS_URL")
+    if layer == "redis" and args.agents % 2:
+        parser.error("--agents must be even on Redis, so that each buyer's agent is on the other process")
 
     failed = False
     with tempfile.TemporaryDirectory(prefix="dxe-bench-", dir=args.tmp) as tmp_name:

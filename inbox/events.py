@@ -15,9 +15,8 @@ Each event has an agent form and, when the buyer may see it, a buyer form:
   ``created``/``assigned`` events have no buyer form.
 """
 from django.urls import reverse
-from rest_framework.fields import DateTimeField
 
-from .list_rows import conversation_row
+from .list_rows import conversation_row, iso_datetime
 from .models import Conversation, ConversationEvent, Message
 
 # Recorded events the buyer is told about; the others (created, assigned) are agent-only.
@@ -29,8 +28,6 @@ BUYER_MESSAGE_FIELDS = ("id", "conversation_id", "seq", "sender_kind", "text", "
 
 MESSAGE_CREATED = "message.created"
 MESSAGE_DELIVERY = "message.delivery"
-
-_DATETIME = DateTimeField()
 
 
 def conversation_data(conversation: Conversation) -> dict:
@@ -68,7 +65,7 @@ def message_data(message: Message) -> dict:
         "attachments": [_attachment_data(attachment) for attachment in message.attachments.all()],
         "delivery_state": message.delivery_state,
         "delivery_error": message.delivery_error,
-        "created_at": _DATETIME.to_representation(message.created_at),
+        "created_at": iso_datetime(message.created_at),
     }
 
 

@@ -6,14 +6,14 @@ them through DRF fields was two thirds of a list request. Reading the same colum
 and the shape of live events; tests/inbox/test_list_rows.py holds the two equal) at a
 fraction of the cost.
 """
+from datetime import datetime
+
 from django.db import models
 from django.db.models import QuerySet
-from rest_framework.fields import DateTimeField
+from django.utils import timezone
 
 from .models import Conversation
 from .serializers import ConversationSerializer
-
-_DATETIME = DateTimeField()
 
 _NESTED = ("customer", "channel", "assignee")
 # The conversation's own columns, in the serializer's order: one list of fields, not two.
@@ -37,6 +37,13 @@ _RELATED = (
 
 # What a row shows of the customer, channel and assignee: for ``only()`` on loaded instances.
 RELATED_COLUMNS = tuple(name for name in _RELATED if "__" in name)
+
+
+def iso_datetime(value: datetime) -> str:
+    """An aware datetime as DRF's ``DateTimeField`` writes it: ISO 8601 in the current time
+    zone, UTC as ``Z``. Without DRF's checks it costs a fifth; every event carries several."""
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def conversation_values(conversations: QuerySet[Conversation]) -> QuerySet[dict]:
@@ -81,7 +88,7 @@ def _shape(value: dict) -> dict:
     row = {field: value[field] for field in _OWN}
     for field in _DATETIMES:
         if row[field] is not None:
-            row[field] = _DATETIME.to_representation(row[field])
+            row[field] = iso_datetime(row[field])
     row["customer"] = {
         "id": value["customer_id"],
         "platform_buyer_id": value["customer__platform_buyer_id"],
