@@ -85,6 +85,9 @@ ASGI_APPLICATION = "dianxiaoer.asgi.application"
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="")
+# Threads running the websocket frames' queries (inbox/consumers/base.py: db_call): one for
+# SQLite (one writer at a time), SOCKET_DB_THREADS (default 4) for PostgreSQL.
+SOCKET_DB_THREADS = 1
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     # Under ASGI (daphne) each request runs in a fresh thread, so Django's thread-local
@@ -98,6 +101,7 @@ if DATABASE_URL:
             "timeout": env.int("DB_POOL_TIMEOUT", default=10),
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        SOCKET_DB_THREADS = env.int("SOCKET_DB_THREADS", default=4)
         # Pooled connections live long, so prepared statements pay: after
         # DB_PREPARE_THRESHOLD runs of one query on a connection, PostgreSQL keeps its plan
         # and stops planning it on every request (needs server-side parameter binding).

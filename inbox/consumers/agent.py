@@ -27,7 +27,6 @@ from .base import (
     FrameError,
     JsonSocket,
     bool_field,
-    db_call,
     int_field,
     not_found,
     str_field,
@@ -81,7 +80,7 @@ class AgentConsumer(JsonSocket):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        opened = await db_call(self._open)(scope_user.pk)
+        opened = await self.db_call(self._open)(scope_user.pk)
         if opened is None:
             await self.accept()
             await self.close(code=CLOSE_FORBIDDEN)
@@ -128,7 +127,7 @@ class AgentConsumer(JsonSocket):
         while True:
             await asyncio.sleep(presence.HEARTBEAT_SECONDS)
             try:
-                await db_call(presence.presence_heartbeat)(user_id=self.user.pk)
+                await self.db_call(presence.presence_heartbeat)(user_id=self.user.pk)
             except Exception:
                 logger.exception("presence heartbeat failed")
 
@@ -137,7 +136,7 @@ class AgentConsumer(JsonSocket):
             self.heartbeat.cancel()
         await hub.unsubscribe(self, self.shop_ids)
         if self.counted:
-            went_offline = await db_call(presence.presence_disconnect)(user_id=self.user.pk)
+            went_offline = await self.db_call(presence.presence_disconnect)(user_id=self.user.pk)
             if went_offline:
                 await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=False)
 
@@ -191,7 +190,7 @@ class AgentConsumer(JsonSocket):
         conversation_id = int_field(frame, "conversation_id", minimum=1)
         client_msg_id = str_field(frame, "client_msg_id")
         text = str_field(frame, "text")
-        ack = await db_call(self._write_message)(
+        ack = await self.db_call(self._write_message)(
             conversation_id=conversation_id, text=text, client_msg_id=client_msg_id, private=private
         )
         await self.send_frame(ack)
@@ -219,7 +218,7 @@ class AgentConsumer(JsonSocket):
             )
         unknown = [i for i in wanted if i not in self.allowed]
         if unknown:
-            await db_call(self._visible)(unknown)
+            await self.db_call(self._visible)(unknown)
         # Unknown and foreign ids are left out alike, so existence does not leak.
         self.watching = frozenset(i for i in wanted if i in self.allowed)
         await self.send_frame({"type": "watching", "conversation_ids": sorted(self.watching)})
@@ -254,7 +253,7 @@ class AgentConsumer(JsonSocket):
             parsed.append((conversation_id, last_seq))
         for conversation_id, after_seq in parsed:
             try:
-                payloads, last_seq, more = await db_call(self._history)(conversation_id, after_seq)
+                payloads, last_seq, more = await self.db_call(self._history)(conversation_id, after_seq)
             except Http404:
                 error = not_found()
                 await self.send_error(error.code, error.message, "resync", conversation_id=conversation_id)
@@ -276,14 +275,14 @@ class AgentConsumer(JsonSocket):
     async def on_read(self, frame: dict) -> None:
         conversation_id = int_field(frame, "conversation_id", minimum=1)
         seq = int_field(frame, "seq")
-        await db_call(self._mark_read)(conversation_id, seq)
+        await self.db_call(self._mark_read)(conversation_id, seq)
 
     async def on_typing(self, frame: dict) -> None:
         conversation_id = int_field(frame, "conversation_id", minimum=1)
         is_typing = bool_field(frame, "is_typing")
         shop_id = self.allowed.get(conversation_id)
         if shop_id is None:
-            shop_id = (await db_call(self._conversation)(conversation_id)).shop_id
+            shop_id = (await self.db_call(self._conversation)(conversation_id)).shop_id
         payload = events.typing_frame(
             conversation_id=conversation_id, side="agent", is_typing=is_typing, name=self.user.nickname
         )

@@ -4,15 +4,18 @@ A socket never dies of a bad frame: invalid JSON, a frame that is not an object,
 type, bad fields, a refused write, a foreign conversation, an oversize frame, a flood and
 even a bug in a handler each answer with an ``error`` frame and the socket stays open.
 """
+import itertools
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import SyncToAsync
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 from django.http import Http404
@@ -33,10 +36,10 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 
 
-# --- The sockets' database thread --------------------------------------------------------
+# --- The sockets' database threads -------------------------------------------------------
 #
-# Every socket of a process runs its queries on asgiref's one thread-sensitive thread (Channels
-# opens no per-connection context), so that thread holds at most one connection per database.
+# The sockets of a process run their queries on a few long-lived threads (see
+# socket_db_caller below), so each of them holds at most one connection per database.
 # database_sync_to_async closes it after each call when CONN_MAX_AGE is 0, which costs a new
 # connection per frame: a PostgreSQL connect, or for SQLite a WAL checkpoint and fsync when the
 # last connection closes. Socket calls keep it for up to SOCKET_DB_MAX_AGE seconds instead;
@@ -78,7 +81,40 @@ class SocketDatabaseSyncToAsync(DatabaseSyncToAsync):
             _tidy_connections()
 
 
-db_call = SocketDatabaseSyncToAsync
+# PostgreSQL serves many transactions at once, and a chat message's write is mostly waiting
+# for its five round trips (more so with the database across a network): there the sockets
+# are spread over SOCKET_DB_THREADS threads, each with its own pooled connection, so one
+# frame's waits do not queue every other socket's. A socket keeps to one thread, so its
+# frames' queries still run one after another. SQLite takes one writer at a time: all sockets
+# share asgiref's one thread-sensitive thread.
+_threads: list[ThreadPoolExecutor] = []
+_next_thread = itertools.count()
+
+
+def _socket_db_threads() -> list[ThreadPoolExecutor]:
+    if settings.SOCKET_DB_THREADS > 1 and not _threads:
+        _threads.extend(
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"socket-db-{n}") for n in range(settings.SOCKET_DB_THREADS)
+        )
+    return _threads
+
+
+def socket_db_caller():
+    """A new socket's ``db_call``: ``db_call(func)`` is ``func`` run on the socket's DB thread."""
+    threads = _socket_db_threads()
+    if not threads:
+        return SocketDatabaseSyncToAsync
+    thread = threads[next(_next_thread) % len(threads)]
+    return lambda func: SocketDatabaseSyncToAsync(func, thread_sensitive=False, executor=thread)
+
+
+async def close_socket_db_connections() -> None:
+    """Close the connections of every socket DB thread (tests, before dropping their database)."""
+    threads = _socket_db_threads()
+    if not threads:
+        await SyncToAsync(connections.close_all)()
+    for thread in threads:
+        await SyncToAsync(connections.close_all, thread_sensitive=False, executor=thread)()
 
 
 class FrameError(Exception):
@@ -150,6 +186,7 @@ class JsonSocket(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.bucket = TokenBucket(burst=RATE_BURST, per_second=RATE_PER_SECOND)
+        self.db_call = socket_db_caller()
         self.last_rate_error = 0.0
 
     async def dispatch(self, message):

@@ -27,7 +27,6 @@ from .base import (
     CLOSE_NOT_FOUND,
     JsonSocket,
     bool_field,
-    db_call,
     int_field,
     not_found,
     str_field,
@@ -88,7 +87,7 @@ class BuyerConsumer(JsonSocket):
     async def connect(self):
         slug = self.scope["url_route"]["kwargs"]["shop_slug"]
         token = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("t", [None])[0]
-        opened = await db_call(self._open)(slug, token)
+        opened = await self.db_call(self._open)(slug, token)
         if isinstance(opened, int):
             await self.accept()
             await self.close(code=opened)
@@ -160,7 +159,7 @@ class BuyerConsumer(JsonSocket):
     async def on_send(self, frame: dict) -> None:
         client_msg_id = str_field(frame, "client_msg_id")
         text = str_field(frame, "text")
-        ack = await db_call(self._send)(text, client_msg_id)
+        ack = await self.db_call(self._send)(text, client_msg_id)
         self.own_sends.append(client_msg_id)
         await self._follow(ack["message"]["conversation_id"])
         await self.send_frame(ack)
@@ -180,7 +179,7 @@ class BuyerConsumer(JsonSocket):
         conversation_id = None
         if frame.get("conversation_id") is not None:
             conversation_id = int_field(frame, "conversation_id", minimum=1)
-        conversation_id, current, (payloads, last_seq, more) = await db_call(self._history)(
+        conversation_id, current, (payloads, last_seq, more) = await self.db_call(self._history)(
             conversation_id, after_seq
         )
         if current is not None:  # another tab may have started a conversation since we opened
@@ -197,7 +196,7 @@ class BuyerConsumer(JsonSocket):
 
     async def on_read(self, frame: dict) -> None:
         seq = int_field(frame, "seq")
-        await db_call(self._mark_read)(seq)
+        await self.db_call(self._mark_read)(seq)
 
     async def on_typing(self, frame: dict) -> None:
         is_typing = bool_field(frame, "is_typing")

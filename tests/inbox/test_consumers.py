@@ -163,9 +163,9 @@ async def close_all(*communicators) -> None:
 
 @pytest.fixture(autouse=True)
 async def _close_socket_thread_connections():
-    """Consumers query from asgiref's DB thread; close its connection so the test DB can be dropped."""
+    """Consumers query from the sockets' DB threads; close their connections so the test DB can be dropped."""
     yield
-    await database_sync_to_async(connections.close_all)()
+    await consumer_base.close_socket_db_connections()
 
 
 @pytest.fixture
@@ -998,3 +998,30 @@ def test_socket_db_thread_keeps_healthy_connections_past_conn_max_age(agent):
     base._tidy_connections()
     assert connection.connection is None
     del connection.is_usable
+
+
+async def test_sockets_spread_over_the_db_threads_and_keep_theirs(monkeypatch):
+    import threading
+
+    from django.test import override_settings
+
+    def thread_name() -> str:
+        return threading.current_thread().name
+
+    created = []
+    monkeypatch.setattr(consumer_base, "_threads", created)
+    try:
+        with override_settings(SOCKET_DB_THREADS=3):
+            callers = [consumer_base.socket_db_caller() for _ in range(4)]
+            names = [await caller(thread_name)() for caller in callers]
+            assert len(set(names[:3])) == 3 and names[3] == names[0]  # round robin
+            assert [await callers[1](thread_name)() for _ in range(3)] == [names[1]] * 3  # a socket keeps its thread
+
+            closed = []
+            monkeypatch.setattr(connections, "close_all", lambda: closed.append(thread_name()))
+            await consumer_base.close_socket_db_connections()
+            assert sorted(closed) == sorted(names[:3])
+    finally:
+        monkeypatch.undo()  # the suite's own threads again, before its fixtures close them
+        for thread in created:
+            thread.shutdown()

@@ -110,11 +110,13 @@ def test_message_event_lands_in_conversation_as_buyer_message(client, platform_c
     )
 
 
-def test_message_event_reaches_the_shops_agents_live(client, platform_channel, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+async def test_message_event_reaches_the_shops_agents_live(client, platform_channel):
     import asyncio
 
-    from asgiref.sync import async_to_sync
+    from asgiref.sync import sync_to_async
     from channels.layers import get_channel_layer
+    from django.db import connections
 
     from inbox.realtime import shop_agents_group
 
@@ -128,11 +130,18 @@ def test_message_event_reaches_the_shops_agents_live(client, platform_channel, d
             except asyncio.TimeoutError:
                 return frames
 
-    agent_socket = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(shop_agents_group(platform_channel.shop_id), agent_socket)
-    with django_capture_on_commit_callbacks(execute=True):
-        body = post(client, platform_channel, message_event()).json()
-    frames = [frame["payload"] for frame in async_to_sync(drain)(agent_socket)]
+    # Subscribed on this test's event loop, which the request's commit publishes to (as a
+    # server's loop is); on Redis a layer's subscriptions live in the loop that made them.
+    agent_socket = await layer.new_channel()
+    await layer.group_add(shop_agents_group(platform_channel.shop_id), agent_socket)
+    def post_once():
+        try:
+            return post(client, platform_channel, message_event())
+        finally:
+            connections.close_all()  # this thread's, so the test database can be dropped
+
+    body = (await sync_to_async(post_once)()).json()
+    frames = [frame["payload"] for frame in await drain(agent_socket)]
     created = [p for p in frames if p["kind"] == "message.created"]
     assert [p["message"]["id"] for p in created] == [body["message_id"]]
     assert created[0]["message"]["sender_kind"] == "buyer"
