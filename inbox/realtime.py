@@ -37,6 +37,13 @@ async def _send_all(messages: list[tuple[str, dict]]) -> None:
         await layer.group_send(group, {"type": "conv.event", "payload": payload})
 
 
+# A send that fails (a pooled Redis connection found dead after a Redis restart) is tried
+# again once: the retry reconnects. A group that got the first try gets the event twice, which
+# clients drop by seq.
+PUBLISH_ATTEMPTS = 2
+PUBLISH_RETRY_SECONDS = 0.05
+
+
 class _Publisher:
     """One event loop's queue of group sends, sent by one task in the order they were queued."""
 
@@ -47,10 +54,15 @@ class _Publisher:
     async def _run(self) -> None:
         while True:
             messages = await self.queue.get()
-            try:
-                await _send_all(messages)
-            except Exception:  # stored anyway: clients fill the hole by resync
-                logger.exception("publishing an event failed")
+            for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+                try:
+                    await _send_all(messages)
+                    break
+                except Exception:  # stored anyway: clients fill the hole by resync
+                    if attempt == PUBLISH_ATTEMPTS:
+                        logger.exception("publishing an event failed")
+                    else:
+                        await asyncio.sleep(PUBLISH_RETRY_SECONDS)
 
 
 _publishers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Publisher]" = weakref.WeakKeyDictionary()
