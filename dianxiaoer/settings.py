@@ -133,6 +133,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 # --- Redis: channel layer, Celery broker, cache -----------------------------------------
+# Platform channels' outbound URLs may reach private addresses (dianxiaoer/safe_http.py).
+OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
+
 REDIS_URL = env.str("REDIS_URL", default="")
 
 if REDIS_URL:

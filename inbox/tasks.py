@@ -16,6 +16,8 @@ from http.client import HTTPException
 
 from celery import shared_task
 
+from dianxiaoer import safe_http
+
 from . import events
 from .models import Message
 from .services import message_delivery_update
@@ -45,7 +47,8 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_RefuseRedirects)
+# Public addresses only (dianxiaoer/safe_http.py): the URL is a shop admin's to choose.
+_opener = safe_http.build_opener(_RefuseRedirects)
 
 
 def retry_countdown(retries: int) -> float:
@@ -83,6 +86,8 @@ def post_signed(url: str, secret: str, body: bytes, *, delivery_id: str = "") ->
         with _opener.open(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
             if not 200 <= response.status < 300:
                 raise DeliveryError(f"HTTP {response.status}")
+    except safe_http.ForbiddenAddress as exc:
+        raise DeliveryError(str(exc), permanent=True) from exc
     except urllib.error.HTTPError as exc:
         exc.close()
         permanent = 300 <= exc.code < 500 and exc.code not in RETRYABLE_CLIENT_ERRORS

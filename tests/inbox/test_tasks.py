@@ -278,3 +278,15 @@ def test_retry_countdown_grows_and_is_capped():
     assert 5 <= tasks.retry_countdown(0) <= 5.5
     assert 40 <= tasks.retry_countdown(3) <= 44
     assert tasks.BACKOFF_MAX_SECONDS <= tasks.retry_countdown(20) <= tasks.BACKOFF_MAX_SECONDS * 1.1
+
+
+def test_an_outbound_url_on_a_private_address_fails_for_good_unsent(
+    platform_conversation, agent_author, fake_platform, settings
+):
+    settings.OUTBOUND_ALLOW_PRIVATE = False  # as in production: the stub platform is on loopback
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert (message.delivery_state, message.delivery_attempts) == (Message.Delivery.FAILED, 1)
+    assert "not a public address" in message.delivery_error
+    assert fake_platform.requests == []
