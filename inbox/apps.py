@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class InboxConfig(AppConfig):
     name = "inbox"
     verbose_name = _("Inbox")
+
+    def ready(self) -> None:
+        from . import access_signals
+
+        access_signals.connect()

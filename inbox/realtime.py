@@ -108,6 +108,11 @@ def publish_on_commit(*, shop_id: int, conversation_id: int, agent_payload: dict
     transaction.on_commit(lambda: _send(targets))
 
 
+def publish_access_revoked(*, shop_id: int, user_id: int) -> None:
+    """Tell the shop's hubs to close the user's agent sockets (see ``inbox/access_signals.py``)."""
+    _send([(shop_agents_group(shop_id), {"type": "access.revoked", "user_id": user_id})])
+
+
 def publish_ephemeral(*, shop_id: int, conversation_id: int, payload: dict, to_agents: bool, to_buyer: bool) -> None:
     """Send a state-less signal (typing) right away: it is never stored, so never resynced."""
     _send(

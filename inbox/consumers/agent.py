@@ -6,8 +6,9 @@ user, or watched with a ``watch`` frame), coalesced rows of the conversation lis
 
 Authenticated by the Django session (AuthMiddlewareStack). A socket without a logged-in user
 is accepted and closed with 4401, one of a user with no shop with 4403, so the browser can
-tell "log in again" from a network failure. Membership is read when the socket opens:
-changes to it apply from the next connect.
+tell "log in again" from a network failure. Membership is read when the socket opens; when
+the user loses a shop (membership removed, user deactivated), the shop's hub closes the
+user's sockets with 4403 (``inbox/access_signals.py``) and the workspace reloads.
 """
 import asyncio
 import logging
@@ -145,6 +146,11 @@ class AgentConsumer(JsonSocket):
     def follows(self, conversation_id: int | None, assignee_id: int | None) -> bool:
         """Whether this socket gets the conversation's events in full (else its list row only)."""
         return conversation_id in self.watching or (assignee_id is not None and assignee_id == self.user_id)
+
+    async def revoke(self) -> None:
+        """The user lost (one of) its shops: close with 4403; a reconnect hellos what is left."""
+        self.holding, self.held = True, []  # nothing more of this shop goes out
+        await self.close(code=CLOSE_FORBIDDEN)
 
     async def hub_deliver(self, text: str) -> None:
         if self.holding:

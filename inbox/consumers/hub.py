@@ -16,7 +16,8 @@ that follow the conversation. The fan-out is narrowed so its cost does not grow 
   but those every list gets: rows of conversations just created or (re)assigned, which may
   enter or leave any list. A socket's own conversations reach it as full events anyway, so
   an agent working in ``mine`` is not sent the shop's churn;
-- presence goes to every socket but the agent's own.
+- presence goes to every socket but the agent's own;
+- ``access.revoked`` (the user lost the shop) is not forwarded: the user's sockets are closed.
 
 Order per socket stays what a per-socket channel gives: a socket busy with a frame of its
 own (an ack, a resync) holds hub frames until it is done (see ``AgentConsumer``), so a live
@@ -114,6 +115,10 @@ class ShopHub:
 
     async def route(self, payload: dict) -> None:
         """Hand one layer payload to the sockets it is for (see the module docstring)."""
+        if payload.get("type") == "access.revoked":
+            for socket in [s for s in self.sockets if s.user_id == payload.get("user_id")]:
+                await socket.revoke()
+            return
         if payload.get("type") == "presence":
             text = encode_frame(payload)
             await self._deliver(text, [s for s in self.sockets if s.user_id != payload.get("user_id")])

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connections
 from django.test import Client
 
-from accounts.models import Role
+from accounts.models import Membership, Role
 from dianxiaoer.asgi import application
 from inbox import presence, services
 from inbox.buyer_identity import session_token_issue
@@ -723,6 +723,34 @@ async def test_membership_of_two_shops_joins_both(agent, shop, other_shop, conve
         assert (event["conversation_id"], event["conversation"]["shop_id"]) == (followed.pk, followed.shop_id)
         assert (await wait_row(agent_ws, followed.pk, 1))["shop_id"] == followed.shop_id
     await close_all(agent_ws)
+
+
+async def receive_close(communicator, *, timeout: float = 2) -> int:
+    """The close code the socket gets next, skipping frames sent before it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output = await communicator.receive_output(timeout=max(0.01, deadline - time.monotonic()))
+        if output["type"] == "websocket.close":
+            return output["code"]
+
+
+async def test_losing_a_shop_closes_the_users_open_sockets_at_once(agent, supervisor, shop, conversation):
+    await already_online(agent, supervisor)
+    agent_ws, supervisor_ws = await agent_socket(agent), await agent_socket(supervisor)
+
+    await database_sync_to_async(Membership.objects.filter(user=agent, shop=shop).delete)()
+    assert await receive_close(agent_ws) == 4403
+    await ping_ok(supervisor_ws)  # the shop's other agents keep theirs
+
+    supervisor.display_name = "新名字"
+    await database_sync_to_async(supervisor.save)(update_fields=["display_name"])
+    await ping_ok(supervisor_ws)  # a save that takes nothing away closes nothing
+    supervisor.is_active = False
+    await database_sync_to_async(supervisor.save)()
+    assert await receive_close(supervisor_ws) == 4403
+    # Nor can they open a new one: no shop left, or no active user.
+    await expect_closed(await agent_socket(agent, hello=False), 4403)
+    await expect_closed(await agent_socket(supervisor, hello=False), 4401)
 
 
 # --- The per-process shop hub ----------------------------------------------------------------
