@@ -250,6 +250,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "dianxiaoer.api_errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"webhook": "600/minute"},
+    # How many proxies in front append to X-Forwarded-For: throttles (the token endpoint's
+    # password-guessing limit) count per client address taken that many hops from the end.
+    # 0 (direct) ignores the header; DRF's default (None) took the whole header as the
+    # address, so a client sending a fresh made-up one each time was never throttled.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "dianxiaoer API",

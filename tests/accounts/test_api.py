@@ -98,6 +98,39 @@ def test_token_endpoint_is_throttled(agent):
     assert_error(client.post(f"{API}/auth/token/", {"username": agent.username, "password": "guess"}, format="json"), 429)
 
 
+def test_a_made_up_forwarded_for_header_does_not_escape_the_throttle(agent):
+    client = APIClient()
+    codes = [
+        client.post(
+            f"{API}/auth/token/",
+            {"username": agent.username, "password": "guess"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{n}",
+        ).status_code
+        for n in range(21)
+    ]
+    assert codes[-1] == 429
+
+
+def test_behind_a_proxy_each_forwarded_client_has_its_own_budget(agent, settings):
+    from rest_framework.settings import api_settings
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    api_settings.reload()
+    try:
+        client = APIClient()
+
+        def attempt(address: str) -> int:
+            body = {"username": agent.username, "password": "guess"}
+            return client.post(f"{API}/auth/token/", body, format="json", HTTP_X_FORWARDED_FOR=address).status_code
+
+        # What the client claims comes first; the proxy appends the address it saw.
+        assert [attempt(f"1.2.3.{n}, 203.0.113.7") for n in range(21)][-1] == 429
+        assert attempt("198.51.100.9") == 400  # another client behind the same proxy
+    finally:
+        api_settings.reload()
+
+
 # --- me/ -----------------------------------------------------------------------------------
 def test_me_lists_shops_and_roles(agent, shop):
     second = ShopFactory(name="第二家店")
