@@ -100,7 +100,8 @@ class PreparedQuery:
 
 # --- Writes ------------------------------------------------------------------------------
 
-_statements: dict[tuple, str] = {}
+# (model, alias, ...) -> the statement and the fields whose values it takes, in order.
+_statements: dict[tuple, tuple[str, list]] = {}
 
 
 def _writable(model: type[Model]) -> None:
@@ -135,20 +136,24 @@ def insert(instance: Model, *, skip_conflict: bool = False) -> bool:
     connection = connections[alias]
     if not connection.features.can_return_columns_from_insert:
         raise ImproperlyConfigured(f"{connection.vendor} cannot return the new pk from an insert.")
-    fields = [
-        field for field in meta.local_concrete_fields if field is not meta.auto_field and not getattr(field, "generated", False)
-    ]
     key = ("insert", model, alias, skip_conflict)
-    sql = _statements.get(key)
-    if sql is None:
+    statement = _statements.get(key)
+    if statement is None:
+        fields = [
+            field
+            for field in meta.local_concrete_fields
+            if field is not meta.auto_field and not getattr(field, "generated", False)
+        ]
         quote = connection.ops.quote_name
-        sql = _statements[key] = "INSERT INTO {} ({}) VALUES ({}){} RETURNING {}".format(
+        sql = "INSERT INTO {} ({}) VALUES ({}){} RETURNING {}".format(
             quote(meta.db_table),
             ", ".join(quote(field.column) for field in fields),
             ", ".join(["%s"] * len(fields)),
             " ON CONFLICT DO NOTHING" if skip_conflict else "",
             quote(meta.pk.column),
         )
+        statement = _statements[key] = (sql, fields)
+    sql, fields = statement
     with connection.cursor() as cursor:
         cursor.execute(sql, _values(instance, fields, connection, add=True))
         row = cursor.fetchone()
@@ -167,16 +172,18 @@ def update(instance: Model, fields: list[str]) -> None:
     _writable(model)
     alias = instance._state.db or router.db_for_write(model, instance=instance)
     connection = connections[alias]
-    concrete = [meta.get_field(name) for name in fields]
     key = ("update", model, alias, tuple(fields))
-    sql = _statements.get(key)
-    if sql is None:
+    statement = _statements.get(key)
+    if statement is None:
+        concrete = [meta.get_field(name) for name in fields]
         quote = connection.ops.quote_name
-        sql = _statements[key] = "UPDATE {} SET {} WHERE {} = %s".format(
+        sql = "UPDATE {} SET {} WHERE {} = %s".format(
             quote(meta.db_table),
             ", ".join(f"{quote(field.column)} = %s" for field in concrete),
             quote(meta.pk.column),
         )
+        statement = _statements[key] = (sql, concrete)
+    sql, concrete = statement
     params = _values(instance, concrete, connection, add=False)
     params.append(meta.pk.get_db_prep_value(instance.pk, connection))
     with connection.cursor() as cursor:
