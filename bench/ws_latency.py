@@ -59,7 +59,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from accounts.models import Membership, Organization, Shop, User
 from customers.models import Customer
 from inbox import services
-from inbox.buyer_identity import session_token_issue
+from inbox.buyer_identity import BuyerSession, session_token_issue
 from inbox.models import Channel, Conversation
 
 buyers, agents, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -84,7 +84,7 @@ for n, customer in enumerate(customers):
     conversation = services.conversation_open(channel=channel, customer=customer)
     services.conversation_assign(conversation=conversation, assignee=users[n % agents], actor=None)
     conversations.append(conversation.pk)
-tokens = [session_token_issue(customer) for customer in customers]
+tokens = [session_token_issue(BuyerSession.of(customer)) for customer in customers]
 with open(out, "w") as handle:
     json.dump({"slug": shop.slug, "sessions": sessions, "tokens": tokens, "conversations": conversations}, handle)
 """

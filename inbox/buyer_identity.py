@@ -2,10 +2,13 @@
 
 Two ways in: a shop-signed identity token (the shop's own site knows the platform buyer id)
 or, lacking one, a random visitor id kept in a cookie. Either way the page then hands the
-browser a short *session token* naming the customer row, which the websocket and uploads
-carry; it is signed with SECRET_KEY, so it cannot be forged or moved to another shop.
+browser a *session token* naming the buyer (shop and platform buyer id), which the websocket
+and uploads carry; it is signed with SECRET_KEY, so it cannot be forged or moved to another
+shop. It names the buyer rather than a profile row, so a visitor's profile is made by their
+first message, not by every page view (crawlers, a glance at the widget).
 """
 import uuid
+from dataclasses import dataclass
 
 from django.core import signing
 
@@ -17,7 +20,6 @@ SHOP_TOKEN_SALT = "dxe.buyer-identity"
 SESSION_TOKEN_SALT = "dxe.buyer-session"
 SHOP_TOKEN_MAX_AGE = 24 * 3600
 SESSION_TOKEN_MAX_AGE = 30 * 24 * 3600
-VISITOR_COOKIE = "dxe_visitor"
 
 
 def shop_token_sign(*, channel: Channel, buyer_id: str, nickname: str = "") -> str:
@@ -51,18 +53,41 @@ def valid_visitor_id(value: str | None) -> bool:
         return False
 
 
-def session_token_issue(customer: Customer) -> str:
-    return signing.dumps({"c": customer.pk, "s": customer.shop_id}, salt=SESSION_TOKEN_SALT)
+@dataclass(frozen=True)
+class BuyerSession:
+    """Who a chat session's buyer is: a shop's platform buyer id, with or without a profile yet."""
+
+    shop_id: int
+    buyer_id: str
+    nickname: str = ""
+
+    @classmethod
+    def of(cls, customer: Customer) -> "BuyerSession":
+        return cls(shop_id=customer.shop_id, buyer_id=customer.platform_buyer_id, nickname=customer.nickname)
+
+    def customer(self) -> Customer | None:
+        """The buyer's profile, once their first message (or their shop) made it."""
+        return Customer.objects.filter(shop_id=self.shop_id, platform_buyer_id=self.buyer_id).first()
 
 
-def session_token_customer(token: str | None, *, shop_id: int) -> Customer | None:
-    """The customer a session token names, if valid and of this shop."""
+def session_token_issue(buyer: BuyerSession) -> str:
+    return signing.dumps({"s": buyer.shop_id, "b": buyer.buyer_id, "n": buyer.nickname}, salt=SESSION_TOKEN_SALT)
+
+
+def session_token_read(token: str | None, *, shop_id: int) -> BuyerSession | None:
+    """The buyer a session token names, if it is valid and of this shop."""
     if not token:
         return None
     try:
         data = signing.loads(token, salt=SESSION_TOKEN_SALT, max_age=SESSION_TOKEN_MAX_AGE)
     except signing.BadSignature:
         return None
-    if not isinstance(data, dict) or data.get("s") != shop_id:
+    if not isinstance(data, dict) or data.get("s") != shop_id or not isinstance(data.get("b"), str) or not data["b"]:
         return None
-    return Customer.objects.filter(pk=data.get("c"), shop_id=shop_id).first()
+    return BuyerSession(shop_id=shop_id, buyer_id=data["b"], nickname=str(data.get("n") or ""))
+
+
+def session_token_customer(token: str | None, *, shop_id: int) -> Customer | None:
+    """The profile of the buyer a session token names, if valid, of this shop, and made yet."""
+    buyer = session_token_read(token, shop_id=shop_id)
+    return buyer.customer() if buyer is not None else None

@@ -22,6 +22,7 @@ from customers.services import customer_get_or_create
 
 from . import events, list_rows, realtime
 from .attachments import check_image
+from .buyer_identity import BuyerSession
 from .models import Attachment, Channel, Conversation, ConversationEvent, Message
 
 MAX_TEXT_LENGTH = 5000
@@ -341,7 +342,7 @@ def buyer_message_receive(
 def buyer_message_send(
     *,
     channel: Channel,
-    customer: Customer,
+    customer: Customer | BuyerSession,
     text: str = "",
     client_msg_id: str | None = None,
     images: Sequence[UploadedFile] = (),
@@ -349,12 +350,21 @@ def buyer_message_send(
 ) -> tuple[Message, bool]:
     """A known buyer's message (chat socket, chat page): appended to the buyer's open conversation.
 
+    ``customer`` is the buyer's profile, or the session of a chat visitor who may have none
+    yet: a valid first message makes it, in the same transaction.
+
     ``conversation_id`` is the conversation the caller believes current. When it still is,
     it is locked directly: the hot path of every chat message, one lock and no profile
     lookup. Otherwise the buyer's current conversation is found or opened under the
     buyer's lock, as for a first message.
     """
     text, checked_images = _check_buyer_message(text=text, client_msg_id=client_msg_id, images=images)
+    if isinstance(customer, BuyerSession):
+        if customer.shop_id != channel.shop_id:
+            raise ValidationError(_("Customer and channel belong to different shops."))
+        customer = customer_get_or_create(
+            shop=channel.shop, platform_buyer_id=customer.buyer_id, nickname=customer.nickname
+        )
     conversation = None
     if conversation_id is not None:
         # Locked by id alone and checked here: one prepared query on every message.

@@ -22,10 +22,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Membership, Shop
 from accounts.selectors import shop_ids_for
-from customers.models import Customer
 from customers.services import customer_get_or_create
 
-from . import buyer_identity, services
+from . import buyer_identity, services, visitor_cookie
+from .buyer_identity import BuyerSession
 from .models import Attachment, Channel, Conversation
 from .serializers import MessageSerializer
 
@@ -157,20 +157,22 @@ def _chat_strings() -> dict[str, str]:
     }
 
 
-def _buyer_customer(request, shop: Shop, channel: Channel) -> tuple[Customer, str | None]:
-    """The buyer this request is, and a new visitor id to set as a cookie (or None)."""
+def _chat_buyer(request, shop: Shop, channel: Channel) -> tuple[BuyerSession, str | None]:
+    """The buyer this request is, and a new visitor id to set as cookies (or None).
+
+    A buyer the shop vouches for gets their profile (and nickname) now; a visitor's profile
+    waits for their first message, so page views alone (crawlers) leave no rows.
+    """
     token = request.GET.get("token")
     if token:
         vouched = buyer_identity.shop_token_read(channel=channel, token=token)
         if vouched is not None:
             buyer_id, nickname = vouched
-            return customer_get_or_create(shop=shop, platform_buyer_id=buyer_id, nickname=nickname), None
-    visitor_id = request.COOKIES.get(buyer_identity.VISITOR_COOKIE)
-    new_cookie = None
-    if not buyer_identity.valid_visitor_id(visitor_id):
-        visitor_id = new_cookie = buyer_identity.new_visitor_id()
-    customer = customer_get_or_create(shop=shop, platform_buyer_id=buyer_identity.visitor_buyer_id(visitor_id))
-    return customer, new_cookie
+            customer = customer_get_or_create(shop=shop, platform_buyer_id=buyer_id, nickname=nickname)
+            return BuyerSession.of(customer), None
+    visitor_id = visitor_cookie.visitor_id_of(request)
+    new_visitor = None if visitor_id else buyer_identity.new_visitor_id()
+    return BuyerSession(shop_id=shop.pk, buyer_id=buyer_identity.visitor_buyer_id(visitor_id or new_visitor)), new_visitor
 
 
 @require_GET
@@ -180,10 +182,10 @@ def chat_page(request, shop_slug: str):
     """The buyer's chat: identifies the buyer and hands the page a session token."""
     shop = get_object_or_404(Shop, slug=shop_slug)
     channel = _web_channel(shop)
-    customer, new_visitor = _buyer_customer(request, shop, channel)
+    buyer, new_visitor = _chat_buyer(request, shop, channel)
     config = {
         "shop": {"name": shop.name, "slug": shop.slug},
-        "token": buyer_identity.session_token_issue(customer),
+        "token": buyer_identity.session_token_issue(buyer),
         "ws": f"/ws/chat/{shop.slug}/",
         "upload": reverse("inbox:chat_upload", args=[shop.slug]),
         "maxImageBytes": settings.ATTACHMENT_MAX_BYTES,
@@ -195,14 +197,7 @@ def chat_page(request, shop_slug: str):
         {"shop": shop, "config": config, "embedded": request.GET.get("embed") == "1"},
     )
     if new_visitor:
-        response.set_cookie(
-            buyer_identity.VISITOR_COOKIE,
-            new_visitor,
-            max_age=365 * 24 * 3600,
-            httponly=True,
-            samesite="Lax",
-            secure=request.is_secure(),
-        )
+        visitor_cookie.remember_visitor(response, new_visitor, secure=request.is_secure())
     return response
 
 
@@ -223,13 +218,13 @@ def chat_upload(request, shop_slug: str):
     if length > settings.ATTACHMENT_MAX_BYTES * services.MAX_IMAGES_PER_MESSAGE + 64 * 1024:
         return _error(413, "too_large", _("The upload is too large."))
     token = request.META.get(SESSION_TOKEN_HEADER) or request.POST.get("token")
-    customer = buyer_identity.session_token_customer(token, shop_id=shop.pk)
-    if customer is None:
+    buyer = buyer_identity.session_token_read(token, shop_id=shop.pk)
+    if buyer is None:
         return _error(403, "forbidden", _("Your chat session has expired; reload the page."))
     images = request.FILES.getlist("image")
     if not images:
         return _error(400, "invalid", _("Choose an image to send."))
-    rate_key = f"dxe:buyer-upload:{customer.pk}"
+    rate_key = f"dxe:buyer-upload:{shop.pk}:{buyer.buyer_id}"
     cache.add(rate_key, 0, timeout=60)
     try:
         count = cache.incr(rate_key)
@@ -241,7 +236,7 @@ def chat_upload(request, shop_slug: str):
     try:
         message, created = services.buyer_message_send(
             channel=channel,
-            customer=customer,
+            customer=buyer,
             text=request.POST.get("text", ""),
             client_msg_id=client_msg_id,
             images=images,

@@ -1,9 +1,9 @@
 """The buyer socket, ``/ws/chat/<shop_slug>/?t=<session token>``: one buyer, one conversation.
 
-The buyer is the customer a session token names (``inbox.buyer_identity``), on the shop's web
+The buyer is the one a session token names (``inbox.buyer_identity``), on the shop's web
 channel (its first active channel of kind ``web``). The socket follows the buyer's current
 unresolved conversation there; before the first message there is none, and the first ``send``
-creates it. After a conversation is resolved, the next ``send`` starts a new one and the
+creates it (and, for a new visitor, their customer profile). After a conversation is resolved, the next ``send`` starts a new one and the
 socket moves to it (the ack's ``message.conversation_id`` names it).
 
 The socket is not sent the ``message.created`` of a message it sent itself: its ack carried
@@ -20,7 +20,7 @@ from asgiref.sync import sync_to_async
 from customers.models import Customer
 
 from .. import events, realtime, services
-from ..buyer_identity import session_token_customer
+from ..buyer_identity import BuyerSession, session_token_read
 from ..models import Channel, Conversation
 from .base import (
     CLOSE_FORBIDDEN,
@@ -77,7 +77,8 @@ class BuyerConsumer(JsonSocket):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.web_channel: Channel | None = None
-        self.customer: Customer | None = None
+        self.buyer: BuyerSession | None = None
+        self.customer: Customer | None = None  # None until the buyer's first message makes it
         self.conversation_id: int | None = None
         # The client_msg_ids of this socket's latest sends: their events are not echoed back.
         self.own_sends: deque[str] = deque(maxlen=OWN_SENDS_REMEMBERED)
@@ -99,7 +100,10 @@ class BuyerConsumer(JsonSocket):
                 "type": "hello",
                 "conversation_id": self.conversation_id,
                 "last_seq": opened.last_seq if opened else 0,
-                "customer": {"id": self.customer.pk, "nickname": self.customer.nickname},
+                "customer": {
+                    "id": self.customer.pk if self.customer else None,
+                    "nickname": self.customer.nickname if self.customer else self.buyer.nickname,
+                },
             }
         )
 
@@ -107,11 +111,11 @@ class BuyerConsumer(JsonSocket):
         channel = _web_channel(slug)
         if channel is None:
             return CLOSE_NOT_FOUND
-        customer = session_token_customer(token, shop_id=channel.shop_id)
-        if customer is None:
+        buyer = session_token_read(token, shop_id=channel.shop_id)
+        if buyer is None:
             return CLOSE_FORBIDDEN
-        self.web_channel, self.customer = channel, customer
-        return _current_conversation(customer, channel)
+        self.web_channel, self.buyer, self.customer = channel, buyer, buyer.customer()
+        return _current_conversation(self.customer, channel) if self.customer else None
 
     async def _follow(self, conversation_id: int | None) -> None:
         """Move the socket to the conversation group of ``conversation_id``."""
@@ -148,11 +152,13 @@ class BuyerConsumer(JsonSocket):
     def _send(self, text: str, client_msg_id: str) -> dict:
         message, created = services.buyer_message_send(
             channel=self.web_channel,
-            customer=self.customer,
+            customer=self.customer or self.buyer,
             text=text,
             client_msg_id=client_msg_id,
             conversation_id=self.conversation_id,
         )
+        if self.customer is None:  # the first message made the profile
+            self.customer = message.conversation.customer
         full = events.message_data(message)
         return {"type": "ack", "client_msg_id": client_msg_id, "message": events.buyer_message_data(full), "created": created}
 
@@ -165,6 +171,12 @@ class BuyerConsumer(JsonSocket):
         await self.send_frame(ack)
 
     def _history(self, conversation_id: int | None, after_seq: int):
+        if self.customer is None:
+            self.customer = self.buyer.customer()  # another tab may have sent the first message
+        if self.customer is None:
+            if conversation_id is not None:
+                raise not_found()
+            return None, None, ([], 0, False)
         if conversation_id is not None:
             conversation = _own_conversation(self.customer, self.web_channel, conversation_id)
             current = None

@@ -76,3 +76,38 @@ def check_widget(live, workspace, shop_site, slug):
     expect(shop_site.locator("[data-dxe=panel]")).to_be_hidden()
     (conversation,) = live.helper("conversations", slug=slug)
     assert (conversation["buyer_id"], conversation["nickname"]) == ("tb_aichiyu_mao", "爱吃鱼的猫")
+
+
+def test_widget_visitor_without_shop_identity_is_known_again_on_the_next_visit(live, browser):
+    """No data-token: the chat runs in a cross-site iframe, which gets no Lax cookie and, in
+    a browser context blocking third-party cookies, no ordinary one; the partitioned cookie
+    brings the visitor back."""
+    seed = live.helper("seed", shop_name="小二旗舰店", agents=["小美"])
+    slug = seed["shop"]["slug"]
+    shop_site = browser.page()
+    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>小二旗舰店官网</title></head>
+    <body><h1>小二旗舰店</h1><script src="{live.url(f'/chat/{slug}/widget.js')}" async></script></body></html>"""
+    with shop_website(html) as url:
+        shop_site.goto(url)
+        frame = open_chat(shop_site)
+        frame.locator("[data-testid=composer]").fill("请问今天能发货吗？")
+        frame.locator("[data-testid=composer]").press("Enter")
+        expect(frame.locator("[data-sender=buyer] [data-testid=message-text]")).to_have_text(["请问今天能发货吗？"])
+
+        shop_site.reload()
+        frame = open_chat(shop_site)
+        expect(frame.locator("[data-sender=buyer] [data-testid=message-text]")).to_have_text(["请问今天能发货吗？"])
+        frame.locator("[data-testid=composer]").fill("我又来了")
+        frame.locator("[data-testid=composer]").press("Enter")
+        expect(frame.locator("[data-sender=buyer] [data-testid=message-text]")).to_have_text(["请问今天能发货吗？", "我又来了"])
+
+    (conversation,) = live.helper("conversations", slug=slug)
+    assert conversation["buyer_id"].startswith("visitor-")
+    assert [m["text"] for m in live.helper("messages", conversation_id=conversation["id"])] == ["请问今天能发货吗？", "我又来了"]
+
+
+def open_chat(shop_site):
+    shop_site.locator("[data-dxe=launcher]").click()
+    frame = shop_site.frame_locator("[data-dxe=panel] iframe")
+    expect(frame.locator("[data-testid=connection]")).to_have_text("已连接")
+    return frame

@@ -15,13 +15,15 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.core import signing
 from django.db import connections
 from django.test import Client
 
 from accounts.models import Membership, Role
+from customers.models import Customer
 from dianxiaoer.asgi import application
 from inbox import presence, services
-from inbox.buyer_identity import session_token_issue
+from inbox.buyer_identity import SESSION_TOKEN_SALT, BuyerSession, session_token_issue
 from inbox.consumers import base as consumer_base
 from inbox.models import Conversation, Message
 
@@ -72,7 +74,7 @@ async def already_online(*users) -> None:
 
 
 async def buyer_socket(shop, customer, *, hello: bool = True) -> WebsocketCommunicator:
-    token = session_token_issue(customer)
+    token = session_token_issue(BuyerSession.of(customer))
     communicator = await open_socket(f"/ws/chat/{shop.slug}/?t={token}")
     if hello:
         frame = await communicator.receive_json_from()
@@ -202,10 +204,14 @@ async def test_buyer_with_bad_token_is_closed(shop, web_channel, customer, other
     # A valid token of another shop's buyer does not open this shop's chat.
     await database_sync_to_async(ChannelFactory)(shop=other_shop)
     stranger = await database_sync_to_async(CustomerFactory)(shop=other_shop)
-    communicator = await open_socket(f"/ws/chat/{shop.slug}/?t={session_token_issue(stranger)}")
+    communicator = await open_socket(f"/ws/chat/{shop.slug}/?t={session_token_issue(BuyerSession.of(stranger))}")
     await expect_closed(communicator, 4403)
-    communicator = await open_socket(f"/ws/chat/no-such-shop/?t={session_token_issue(customer)}")
+    communicator = await open_socket(f"/ws/chat/no-such-shop/?t={session_token_issue(BuyerSession.of(customer))}")
     await expect_closed(communicator, 4404)
+    # A session token of the earlier form (a profile's id, no buyer id): the page reloads.
+    earlier = signing.dumps({"c": customer.pk, "s": shop.pk}, salt=SESSION_TOKEN_SALT)
+    communicator = await open_socket(f"/ws/chat/{shop.slug}/?t={earlier}")
+    await expect_closed(communicator, 4403)
 
 
 async def test_hello_frames(agent, shop, conversation, customer):
@@ -510,6 +516,32 @@ async def test_buyer_resync_without_conversation(shop, web_channel):
     await buyer_ws.send_json_to({"type": "resync", "last_seq": 0})
     assert await receive(buyer_ws) == {"type": "resync.done", "conversation_id": None, "last_seq": 0, "more": False}
     await close_all(buyer_ws)
+
+
+async def test_visitor_profile_is_made_by_the_first_message(agent, shop, web_channel):
+    visitor = BuyerSession(shop_id=shop.pk, buyer_id="visitor-0123456789abcdef0123456789abcdef")
+    agent_ws = await agent_socket(agent)
+    buyer_ws = await open_socket(f"/ws/chat/{shop.slug}/?t={session_token_issue(visitor)}")
+    hello = await receive_type(buyer_ws, "hello")
+    assert (hello["conversation_id"], hello["customer"]["id"]) == (None, None)
+    await buyer_ws.send_json_to({"type": "resync", "last_seq": 0})
+    assert (await receive_type(buyer_ws, "resync.done"))["conversation_id"] is None
+    await buyer_ws.send_json_to({"type": "send", "client_msg_id": "v0", "text": "   "})
+    assert (await receive_type(buyer_ws, "error"))["code"] == "invalid"
+    assert not await database_sync_to_async(Customer.objects.filter(shop=shop).exists)()
+
+    ack = await buyer_send(buyer_ws, "v1", "有人吗？")
+    customer = await database_sync_to_async(Customer.objects.get)(shop=shop)
+    assert customer.platform_buyer_id == visitor.buyer_id
+    conversation = await database_sync_to_async(Conversation.objects.get)(customer=customer)
+    assert ack["message"]["conversation_id"] == conversation.pk
+    row = await wait_row(agent_ws, conversation.pk, 2)  # the new conversation shows in the list
+    assert row["customer"]["id"] == customer.pk
+    # The socket now follows the new conversation and knows its buyer: a second message joins it.
+    ack = await buyer_send(buyer_ws, "v2", "在吗")
+    assert (ack["message"]["conversation_id"], ack["message"]["seq"]) == (conversation.pk, 3)
+    assert await database_sync_to_async(Customer.objects.filter(shop=shop).count)() == 1
+    await close_all(agent_ws, buyer_ws)
 
 
 async def test_buyer_cannot_resync_someone_elses_conversation(shop, conversation, web_channel):

@@ -7,7 +7,9 @@ from django.core import signing
 from django.urls import reverse
 from PIL import Image
 
-from inbox import buyer_identity, services
+from customers.models import Customer
+from inbox import buyer_identity, services, visitor_cookie
+from inbox.buyer_identity import BuyerSession
 from inbox.models import Attachment, Message
 
 from ..factories import ChannelFactory, CustomerFactory, MembershipFactory, ShopFactory, UserFactory
@@ -93,13 +95,21 @@ def test_login_page_shows_wrong_password(client, agent):
 def test_chat_page_sets_visitor_cookie_and_issues_session_token(client, shop, web_channel):
     response = client.get(reverse("inbox:chat", args=[shop.slug]))
     assert response.status_code == 200
-    cookie = response.cookies[buyer_identity.VISITOR_COOKIE]
+    cookie = response.cookies[visitor_cookie.VISITOR_COOKIE]
     assert buyer_identity.valid_visitor_id(cookie.value)
-    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and not cookie["secure"]
     assert int(cookie["max-age"]) == 365 * 24 * 3600
+    # The same id in a partitioned cookie, which a shop's cross-site iframe gets back.
+    embedded = response.cookies[visitor_cookie.EMBEDDED_VISITOR_COOKIE]
+    assert embedded.value == cookie.value
+    assert embedded["httponly"] and embedded["secure"] and embedded["samesite"] == "None"
+    assert int(embedded["max-age"]) == 365 * 24 * 3600
+    header = embedded.output(header="").strip()
+    assert header.startswith(f"{visitor_cookie.EMBEDDED_VISITOR_COOKIE}={cookie.value};")
+    assert header.endswith("; Partitioned")
     config = config_of(response)
-    customer = buyer_identity.session_token_customer(config["token"], shop_id=shop.pk)
-    assert customer.platform_buyer_id == buyer_identity.visitor_buyer_id(cookie.value)
+    buyer = buyer_identity.session_token_read(config["token"], shop_id=shop.pk)
+    assert buyer == BuyerSession(shop_id=shop.pk, buyer_id=buyer_identity.visitor_buyer_id(cookie.value))
     assert config["ws"] == f"/ws/chat/{shop.slug}/"
     assert config["upload"] == reverse("inbox:chat_upload", args=[shop.slug])
     # Meant to be embedded by the shop's site: no X-Frame-Options DENY here.
@@ -109,16 +119,33 @@ def test_chat_page_sets_visitor_cookie_and_issues_session_token(client, shop, we
 def test_chat_page_returning_visitor_keeps_identity(client, shop, web_channel):
     first = client.get(reverse("inbox:chat", args=[shop.slug]))
     second = client.get(reverse("inbox:chat", args=[shop.slug]))
-    assert buyer_identity.VISITOR_COOKIE not in second.cookies
-    token_one = buyer_identity.session_token_customer(config_of(first)["token"], shop_id=shop.pk)
-    token_two = buyer_identity.session_token_customer(config_of(second)["token"], shop_id=shop.pk)
-    assert token_one == token_two
+    assert visitor_cookie.VISITOR_COOKIE not in second.cookies
+    buyer_one = buyer_identity.session_token_read(config_of(first)["token"], shop_id=shop.pk)
+    buyer_two = buyer_identity.session_token_read(config_of(second)["token"], shop_id=shop.pk)
+    assert buyer_one == buyer_two
+
+
+def test_chat_page_in_a_shops_iframe_knows_the_visitor_by_the_partitioned_cookie(client, shop, web_channel):
+    first = client.get(reverse("inbox:chat", args=[shop.slug]), {"embed": "1"})
+    del client.cookies[visitor_cookie.VISITOR_COOKIE]  # a Lax cookie is not sent to a cross-site frame
+    second = client.get(reverse("inbox:chat", args=[shop.slug]), {"embed": "1"})
+    assert not second.cookies
+    buyer_one = buyer_identity.session_token_read(config_of(first)["token"], shop_id=shop.pk)
+    assert buyer_identity.session_token_read(config_of(second)["token"], shop_id=shop.pk) == buyer_one
+
+
+def test_chat_page_views_make_no_profile_until_the_visitor_writes(client, shop, web_channel):
+    for _ in range(3):
+        client.cookies.clear()  # crawlers keep no cookie: each view is a new visitor
+        assert client.get(reverse("inbox:chat", args=[shop.slug])).status_code == 200
+    assert not Customer.objects.filter(shop=shop).exists()
 
 
 def test_chat_page_replaces_a_malformed_visitor_cookie(client, shop, web_channel):
-    client.cookies[buyer_identity.VISITOR_COOKIE] = "../../etc"
+    client.cookies[visitor_cookie.VISITOR_COOKIE] = "../../etc"
+    client.cookies[visitor_cookie.EMBEDDED_VISITOR_COOKIE] = "0" * 31
     response = client.get(reverse("inbox:chat", args=[shop.slug]))
-    assert buyer_identity.valid_visitor_id(response.cookies[buyer_identity.VISITOR_COOKIE].value)
+    assert buyer_identity.valid_visitor_id(response.cookies[visitor_cookie.VISITOR_COOKIE].value)
 
 
 def test_chat_page_with_shop_token_identifies_the_platform_buyer(client, shop, web_channel):
@@ -126,15 +153,16 @@ def test_chat_page_with_shop_token_identifies_the_platform_buyer(client, shop, w
     response = client.get(reverse("inbox:chat", args=[shop.slug]), {"token": token})
     customer = buyer_identity.session_token_customer(config_of(response)["token"], shop_id=shop.pk)
     assert (customer.platform_buyer_id, customer.nickname) == ("tb-42", "小红")
-    assert buyer_identity.VISITOR_COOKIE not in response.cookies
+    assert visitor_cookie.VISITOR_COOKIE not in response.cookies
 
 
 def test_chat_page_ignores_a_token_signed_by_another_shop(client, shop, web_channel):
     foreign = ChannelFactory(shop=ShopFactory())
     token = buyer_identity.shop_token_sign(channel=foreign, buyer_id="tb-42")
     response = client.get(reverse("inbox:chat", args=[shop.slug]), {"token": token})
-    customer = buyer_identity.session_token_customer(config_of(response)["token"], shop_id=shop.pk)
-    assert customer.platform_buyer_id.startswith("visitor-")
+    buyer = buyer_identity.session_token_read(config_of(response)["token"], shop_id=shop.pk)
+    assert buyer.buyer_id.startswith("visitor-")
+    assert not Customer.objects.filter(platform_buyer_id="tb-42").exists()
 
 
 def test_chat_page_unknown_shop_or_no_web_channel_is_404(client, shop):
@@ -159,7 +187,7 @@ def buyer(shop):
 
 @pytest.fixture
 def session_token(buyer):
-    return buyer_identity.session_token_issue(buyer)
+    return buyer_identity.session_token_issue(BuyerSession.of(buyer))
 
 
 def upload(client, shop, session, **data):
@@ -179,6 +207,20 @@ def test_upload_stores_image_message(client, shop, web_channel, buyer, session_t
     message = Message.objects.get(pk=body["id"])
     assert message.conversation.customer == buyer
     assert message.conversation.last_message_preview
+
+
+def test_upload_first_from_a_visitor_makes_their_profile(client, shop, web_channel):
+    visitor = BuyerSession(shop_id=shop.pk, buyer_id="visitor-0123456789abcdef0123456789abcdef")
+    token = buyer_identity.session_token_issue(visitor)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    not_an_image = SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain")
+    assert upload(client, shop, token, image=not_an_image).status_code == 400
+    assert not Customer.objects.exists()  # a refused upload leaves nothing
+    response = upload(client, shop, token, image=png_upload(), client_msg_id="img-1")
+    assert response.status_code == 201
+    message = Message.objects.get(pk=response.json()["id"])
+    assert message.conversation.customer.platform_buyer_id == visitor.buyer_id
 
 
 def test_upload_retry_with_same_client_msg_id_returns_stored_message(client, shop, web_channel, session_token):
@@ -205,7 +247,7 @@ def test_upload_without_or_with_bad_token_is_403(client, shop, web_channel):
 def test_upload_token_of_another_shop_is_refused(client, shop, web_channel):
     other = ShopFactory()
     ChannelFactory(shop=other)
-    foreign_token = buyer_identity.session_token_issue(CustomerFactory(shop=other))
+    foreign_token = buyer_identity.session_token_issue(BuyerSession.of(CustomerFactory(shop=other)))
     assert upload(client, shop, foreign_token, image=png_upload()).status_code == 403
     assert not Message.objects.exists()
 
@@ -323,14 +365,14 @@ def test_attachment_for_the_buyer_with_session_token(client, image_message, sess
 
 
 def test_attachment_refused_to_another_buyer(client, shop, image_message):
-    stranger = buyer_identity.session_token_issue(CustomerFactory(shop=shop))
+    stranger = buyer_identity.session_token_issue(BuyerSession.of(CustomerFactory(shop=shop)))
     assert client.get(attachment_url(image_message, stranger)).status_code == 404
     assert client.get(attachment_url(image_message, "garbage")).status_code == 404
 
 
 def test_attachment_refused_to_a_buyer_of_another_shop_with_same_customer_id_shape(client, image_message):
     other_shop = ShopFactory()
-    foreign = buyer_identity.session_token_issue(CustomerFactory(shop=other_shop))
+    foreign = buyer_identity.session_token_issue(BuyerSession.of(CustomerFactory(shop=other_shop)))
     assert client.get(attachment_url(image_message, foreign)).status_code == 404
 
 

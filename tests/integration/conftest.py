@@ -32,7 +32,7 @@ from django.contrib.sessions.backends.db import SessionStore
 
 from accounts.models import Membership, Organization, Shop, User
 from customers.models import Customer
-from inbox.buyer_identity import session_token_issue
+from inbox.buyer_identity import BuyerSession, session_token_issue
 from inbox.models import Channel
 
 shop = Shop.objects.create(organization=Organization.objects.create(name="集成测试"), name="集成店", slug="xproc")
@@ -48,7 +48,7 @@ for n, nickname in enumerate(["小美", "阿强"]):
     session.create()
     agents.append({"id": agent.pk, "session": session.session_key})
 tokens = [
-    session_token_issue(Customer.objects.create(shop=shop, platform_buyer_id=f"visitor-{n}", nickname=f"买家{n}"))
+    session_token_issue(BuyerSession.of(Customer.objects.create(shop=shop, platform_buyer_id=f"visitor-{n}", nickname=f"买家{n}")))
     for n in range(4)
 ]
 print(json.dumps({"slug": shop.slug, "agents": agents, "buyer_tokens": tokens}))
