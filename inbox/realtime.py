@@ -2,8 +2,14 @@
 
 A service calls :func:`publish_on_commit` inside its transaction; nothing is sent unless the
 transaction commits, so a client never sees an event the database does not hold. Each event
-costs at most two ``group_send`` calls: one to the shop's agents, one to the buyer's
-conversation group (skipped for agent-only events such as private notes).
+costs at most two ``group_send`` calls: one to the shop's agents, one to the buyer's group
+(skipped for agent-only events such as private notes).
+
+The buyer's group holds every socket of one buyer on one channel (their tabs), whichever
+conversation each shows: a conversation started elsewhere (another tab, an image upload over
+HTTP, after a resolve) reaches them all, and the sockets move to it (``BuyerConsumer``). It is
+named by the platform buyer id, not a profile row, so a visitor's socket joins it before their
+first message makes the profile.
 
 Inside a server process the write runs on a worker thread of the event loop that serves the
 sockets (asgiref's ``sync_to_async``). Its events are handed to that loop's publisher, one
@@ -12,6 +18,7 @@ busy with hundreds of sockets, was a fifth of each chat message's time on the so
 thread. Elsewhere (Celery, commands) the send is waited for.
 """
 import asyncio
+import hashlib
 import logging
 import os
 import weakref
@@ -27,8 +34,9 @@ def shop_agents_group(shop_id: int) -> str:
     return f"shop-{shop_id}-agents"
 
 
-def conversation_group(conversation_id: int) -> str:
-    return f"conv-{conversation_id}"
+def buyer_group(channel_id: int, buyer_id: str) -> str:
+    # Buyer ids are free text; group names are short ASCII: a digest names the buyer.
+    return f"buyer-{channel_id}-{hashlib.sha256(buyer_id.encode()).hexdigest()[:32]}"
 
 
 async def _send_all(messages: list[tuple[str, dict]]) -> None:
@@ -93,18 +101,19 @@ def _send(messages: list[tuple[str, dict]]) -> None:
         async_to_sync(_send_all)(messages)
 
 
-def _targets(*, shop_id: int, conversation_id: int, agent_payload: dict | None, buyer_payload: dict | None) -> list:
+def _targets(*, shop_id: int | None, agent_payload: dict | None, buyer: str | None, buyer_payload: dict | None) -> list:
     targets = []
     if agent_payload is not None:
         targets.append((shop_agents_group(shop_id), agent_payload))
     if buyer_payload is not None:
-        targets.append((conversation_group(conversation_id), buyer_payload))
+        targets.append((buyer, buyer_payload))
     return targets
 
 
-def publish_on_commit(*, shop_id: int, conversation_id: int, agent_payload: dict, buyer_payload: dict | None) -> None:
-    """Queue one event for agents of the shop and, unless None, its buyer-side form."""
-    targets = _targets(shop_id=shop_id, conversation_id=conversation_id, agent_payload=agent_payload, buyer_payload=buyer_payload)
+def publish_on_commit(*, shop_id: int, agent_payload: dict, buyer: str, buyer_payload: dict | None) -> None:
+    """Queue one event for agents of the shop and, unless None, its buyer-side form for the
+    ``buyer`` group (:func:`buyer_group`)."""
+    targets = _targets(shop_id=shop_id, agent_payload=agent_payload, buyer=buyer, buyer_payload=buyer_payload)
     transaction.on_commit(lambda: _send(targets))
 
 
@@ -113,13 +122,16 @@ def publish_access_revoked(*, shop_id: int, user_id: int) -> None:
     _send([(shop_agents_group(shop_id), {"type": "access.revoked", "user_id": user_id})])
 
 
-def publish_ephemeral(*, shop_id: int, conversation_id: int, payload: dict, to_agents: bool, to_buyer: bool) -> None:
-    """Send a state-less signal (typing) right away: it is never stored, so never resynced."""
+def publish_ephemeral(*, payload: dict, shop_id: int | None = None, buyer: str | None = None) -> None:
+    """Send a state-less signal (typing) right away: it is never stored, so never resynced.
+
+    It goes to the agents of ``shop_id`` and to the ``buyer`` group, each unless None.
+    """
     _send(
         _targets(
             shop_id=shop_id,
-            conversation_id=conversation_id,
-            agent_payload=payload if to_agents else None,
-            buyer_payload=payload if to_buyer else None,
+            agent_payload=payload if shop_id is not None else None,
+            buyer=buyer,
+            buyer_payload=payload if buyer is not None else None,
         )
     )

@@ -73,12 +73,18 @@ def _next_seq(conversation: Conversation) -> int:
     return conversation.last_seq
 
 
+def _buyer_group(conversation: Conversation) -> str:
+    """The realtime group of the conversation's buyer on its channel (a locked conversation
+    has its customer loaded)."""
+    return realtime.buyer_group(conversation.channel_id, conversation.customer.platform_buyer_id)
+
+
 def _publish_event(conversation: Conversation, event: ConversationEvent) -> None:
     agent_payload, buyer_payload = events.conversation_event(event, conversation=events.conversation_data(conversation))
     realtime.publish_on_commit(
         shop_id=conversation.shop_id,
-        conversation_id=conversation.pk,
         agent_payload=agent_payload,
+        buyer=_buyer_group(conversation),
         buyer_payload=buyer_payload,
     )
 
@@ -268,8 +274,8 @@ def _append_message(
     agent_payload, buyer_payload = events.message_event(message, conversation=events.conversation_data(conversation))
     realtime.publish_on_commit(
         shop_id=conversation.shop_id,
-        conversation_id=conversation.pk,
         agent_payload=agent_payload,
+        buyer=_buyer_group(conversation),
         buyer_payload=buyer_payload,
     )
     if delivers_to_platform:
@@ -487,8 +493,6 @@ def message_delivery_update(*, message_id: int, state: str, error: str = "") -> 
     agent_payload, _ = events.message_event(
         message, conversation=events.conversation_data(conversation), kind=events.MESSAGE_DELIVERY
     )
-    realtime.publish_on_commit(
-        shop_id=message.shop_id, conversation_id=message.conversation_id, agent_payload=agent_payload, buyer_payload=None
-    )
+    realtime.publish_on_commit(shop_id=message.shop_id, agent_payload=agent_payload, buyer=_buyer_group(conversation), buyer_payload=None)
     return message
 

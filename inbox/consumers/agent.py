@@ -67,8 +67,9 @@ class AgentConsumer(JsonSocket):
         self.list_view = "all"
         self.counted = False
         self.heartbeat: asyncio.Task | None = None
-        # Conversations this socket was allowed to touch, with their shop: typing needs no query.
-        self.allowed: dict[int, int] = {}
+        # Conversations this socket was allowed to touch, with their buyer's realtime group:
+        # typing needs no query.
+        self.allowed: dict[int, str] = {}
         # Hub frames wait here while the socket answers a frame of its own (or says hello).
         self.holding = True
         self.held: list[str] = []
@@ -177,7 +178,7 @@ class AgentConsumer(JsonSocket):
 
     def _conversation(self, conversation_id: int):
         conversation = selectors.conversation_get(user=self.user, conversation_id=conversation_id)
-        self.allowed[conversation.pk] = conversation.shop_id
+        self.allowed[conversation.pk] = realtime.buyer_group(conversation.channel_id, conversation.customer.platform_buyer_id)
         return conversation
 
     def _write_message(self, *, conversation_id: int, text: str, client_msg_id: str, private: bool) -> dict:
@@ -204,10 +205,9 @@ class AgentConsumer(JsonSocket):
     async def on_note(self, frame: dict) -> None:
         await self.on_send(frame, private=True)
 
-    def _visible(self, conversation_ids: list[int]) -> dict[int, int]:
-        visible = selectors.conversation_shops(user=self.user, conversation_ids=conversation_ids)
-        self.allowed.update(visible)
-        return visible
+    def _visible(self, conversation_ids: list[int]) -> None:
+        visible = selectors.conversation_buyers(user=self.user, conversation_ids=conversation_ids)
+        self.allowed.update({pk: realtime.buyer_group(*buyer) for pk, buyer in visible.items()})
 
     async def on_watch(self, frame: dict) -> None:
         """Follow these conversations (replacing the previous set); answers ``watching``."""
@@ -286,12 +286,11 @@ class AgentConsumer(JsonSocket):
     async def on_typing(self, frame: dict) -> None:
         conversation_id = int_field(frame, "conversation_id", minimum=1)
         is_typing = bool_field(frame, "is_typing")
-        shop_id = self.allowed.get(conversation_id)
-        if shop_id is None:
-            shop_id = (await self.db_call(self._conversation)(conversation_id)).shop_id
+        if conversation_id not in self.allowed:
+            await self.db_call(self._conversation)(conversation_id)
         payload = events.typing_frame(
             conversation_id=conversation_id, side="agent", is_typing=is_typing, name=self.user.nickname
         )
         await sync_to_async(realtime.publish_ephemeral, thread_sensitive=False)(
-            shop_id=shop_id, conversation_id=conversation_id, payload=payload, to_agents=False, to_buyer=True
+            payload=payload, buyer=self.allowed[conversation_id]
         )

@@ -3,8 +3,14 @@
 The buyer is the one a session token names (``inbox.buyer_identity``), on the shop's web
 channel (its first active channel of kind ``web``). The socket follows the buyer's current
 unresolved conversation there; before the first message there is none, and the first ``send``
-creates it (and, for a new visitor, their customer profile). After a conversation is resolved, the next ``send`` starts a new one and the
-socket moves to it (the ack's ``message.conversation_id`` names it).
+creates it (and, for a new visitor, their customer profile). After a conversation is
+resolved, the next ``send`` starts a new one and the socket moves to it (the ack's
+``message.conversation_id`` names it).
+
+Every socket of the buyer on the channel is in the buyer's group (``realtime.buyer_group``),
+so each hears what happens in any of the buyer's conversations there. A socket moves on to a
+newer conversation when a message arrives in it: one another tab started, or an image sent
+over HTTP, or the first message after a resolve.
 
 The socket is not sent the ``message.created`` of a message it sent itself: its ack carried
 the message already. The buyer's other sockets (tabs) get it.
@@ -79,6 +85,7 @@ class BuyerConsumer(JsonSocket):
         self.web_channel: Channel | None = None
         self.buyer: BuyerSession | None = None
         self.customer: Customer | None = None  # None until the buyer's first message makes it
+        self.group: str | None = None
         self.conversation_id: int | None = None
         # The client_msg_ids of this socket's latest sends: their events are not echoed back.
         self.own_sends: deque[str] = deque(maxlen=OWN_SENDS_REMEMBERED)
@@ -93,7 +100,9 @@ class BuyerConsumer(JsonSocket):
             await self.accept()
             await self.close(code=opened)
             return
-        await self._follow(opened.pk if opened else None)
+        self.group = realtime.buyer_group(self.web_channel.pk, self.buyer.buyer_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.conversation_id = opened.pk if opened else None
         await self.accept()
         await self.send_frame(
             {
@@ -117,19 +126,9 @@ class BuyerConsumer(JsonSocket):
         self.web_channel, self.buyer, self.customer = channel, buyer, buyer.customer()
         return _current_conversation(self.customer, channel) if self.customer else None
 
-    async def _follow(self, conversation_id: int | None) -> None:
-        """Move the socket to the conversation group of ``conversation_id``."""
-        if conversation_id == self.conversation_id:
-            return
-        if self.conversation_id is not None:
-            await self.channel_layer.group_discard(realtime.conversation_group(self.conversation_id), self.channel_name)
-        if conversation_id is not None:
-            await self.channel_layer.group_add(realtime.conversation_group(conversation_id), self.channel_name)
-        self.conversation_id = conversation_id
-
     async def disconnect(self, code):
-        if self.conversation_id is not None:
-            await self.channel_layer.group_discard(realtime.conversation_group(self.conversation_id), self.channel_name)
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def conv_event(self, message: dict) -> None:
         # Defence in depth: the buyer group only ever gets buyer forms; never forward a note
@@ -137,6 +136,8 @@ class BuyerConsumer(JsonSocket):
         payload = message["payload"]
         if "type" not in payload:
             shown = payload.get("message")
+            if shown is not None and payload.get("conversation_id", 0) > (self.conversation_id or 0):
+                self.conversation_id = payload["conversation_id"]  # the buyer moved on elsewhere
             if shown is not None and shown.get("sender_kind") == "buyer" and shown.get("client_msg_id") in self.own_sends:
                 return  # our own send: the ack carried it
             if "conversation" in payload or (shown is not None and "is_private" in shown):
@@ -167,7 +168,7 @@ class BuyerConsumer(JsonSocket):
         text = str_field(frame, "text")
         ack = await self.db_call(self._send)(text, client_msg_id)
         self.own_sends.append(client_msg_id)
-        await self._follow(ack["message"]["conversation_id"])
+        self.conversation_id = ack["message"]["conversation_id"]
         await self.send_frame(ack)
 
     def _history(self, conversation_id: int | None, after_seq: int):
@@ -195,7 +196,7 @@ class BuyerConsumer(JsonSocket):
             conversation_id, after_seq
         )
         if current is not None:  # another tab may have started a conversation since we opened
-            await self._follow(current.pk)
+            self.conversation_id = current.pk
         for payload in payloads:
             await self.send_frame({"type": "event", "event": payload})
         await self.send_frame({"type": "resync.done", "conversation_id": conversation_id, "last_seq": last_seq, "more": more})
@@ -217,11 +218,5 @@ class BuyerConsumer(JsonSocket):
         payload = events.typing_frame(
             conversation_id=self.conversation_id, side="buyer", is_typing=is_typing, name=self.customer.nickname
         )
-        await sync_to_async(realtime.publish_ephemeral, thread_sensitive=False)(
-            shop_id=self.web_channel.shop_id,
-            conversation_id=self.conversation_id,
-            payload=payload,
-            to_agents=True,
-            to_buyer=False,
-        )
+        await sync_to_async(realtime.publish_ephemeral, thread_sensitive=False)(shop_id=self.web_channel.shop_id, payload=payload)
 

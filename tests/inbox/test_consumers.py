@@ -270,6 +270,51 @@ async def test_a_buyer_send_reaches_the_buyers_other_tabs_not_the_sending_one(sh
     await close_all(sending, other_tab)
 
 
+async def test_a_tab_moves_to_the_conversation_another_tab_started_after_a_resolve(agent, shop, conversation, customer):
+    first, second = await buyer_socket(shop, customer), await buyer_socket(shop, customer)
+    agent_ws = await agent_socket(agent)
+    await database_sync_to_async(services.conversation_set_status)(conversation=conversation, status="resolved", actor=agent)
+    for tab in (first, second):
+        assert (await receive_type(tab, "event"))["event"]["data"]["to"] == "resolved"
+
+    ack = await buyer_send(first, "again", "又来问一下")
+    newer = ack["message"]["conversation_id"]
+    assert newer != conversation.pk
+    event = (await receive_type(second, "event"))["event"]
+    assert (event["conversation_id"], event["message"]["text"]) == (newer, "又来问一下")
+    # The second tab now is in the new conversation: its typing and reads go there.
+    await second.send_json_to({"type": "typing", "is_typing": True})
+    await agent_ws.send_json_to({"type": "watch", "conversation_ids": [newer]})
+    await receive_type(agent_ws, "watching")
+    await second.send_json_to({"type": "typing", "is_typing": True})
+    typing = await receive_type(agent_ws, "typing")
+    assert (typing["conversation_id"], typing["side"]) == (newer, "buyer")
+    await second.send_json_to({"type": "read", "seq": ack["message"]["seq"]})
+    read = (await receive_type(first, "event"))["event"]
+    assert (read["kind"], read["conversation_id"]) == ("conversation.read", newer)
+    await close_all(first, second, agent_ws)
+
+
+async def test_a_socket_moves_to_a_conversation_an_image_upload_started(agent, shop, web_channel):
+    customer = await database_sync_to_async(CustomerFactory)(shop=shop)
+    buyer_ws = await buyer_socket(shop, customer)
+    assert buyer_ws.hello["conversation_id"] is None
+    # What the chat page's upload does over HTTP: no conversation named, none current.
+    message, _ = await database_sync_to_async(services.buyer_message_send)(
+        channel=web_channel, customer=customer, text="看这张图"
+    )
+    event = (await receive_type(buyer_ws, "event"))["event"]
+    assert event["conversation_id"] == message.conversation_id
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=message.conversation_id)
+    await database_sync_to_async(services.message_send)(
+        conversation=conversation, sender_kind="agent", author=agent, text="收到图片了"
+    )
+    assert (await receive_type(buyer_ws, "event"))["event"]["message"]["text"] == "收到图片了"
+    ack = await buyer_send(buyer_ws, "after-image", "就是这个问题")
+    assert ack["message"]["conversation_id"] == message.conversation_id
+    await close_all(buyer_ws)
+
+
 async def test_first_buyer_send_creates_conversation_and_follows_it(agent, shop, web_channel):
     customer = await database_sync_to_async(CustomerFactory)(shop=shop)
     buyer_ws = await buyer_socket(shop, customer)

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from inbox import services
+from inbox import realtime, services
 from inbox.models import Conversation, ConversationEvent, Message
 
 from ..factories import CustomerFactory, MembershipFactory, UserFactory
@@ -153,7 +153,7 @@ def test_events_are_published_only_after_commit(conversation, captured, monkeypa
         callback()
     assert sent == [
         (f"shop-{conversation.shop_id}-agents", "message.created"),
-        (f"conv-{conversation.pk}", "message.created"),
+        (realtime.buyer_group(conversation.channel_id, conversation.customer.platform_buyer_id), "message.created"),
     ]
 
 
