@@ -7,7 +7,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Shop
+from inbox import realtime
 
+from . import events
 from .models import Customer, Tag
 
 EDITABLE_FIELDS = ("nickname", "name", "phone", "notes", "vip_level")
@@ -73,4 +75,7 @@ def customer_update(*, customer: Customer, tags: Iterable[str] | None = None, **
         missing = [Tag(shop_id=customer.shop_id, name=name) for name in names if name not in existing]
         Tag.objects.bulk_create(missing, ignore_conflicts=True)
         customer.tags.set(Tag.objects.filter(shop_id=customer.shop_id, name__in=names))
+        customer.refresh_from_db(fields=["tag_names"])  # kept by customers/signals.py
+    # Every agent of the shop sees the change live: side panels and list rows show profiles.
+    realtime.publish_on_commit(shop_id=customer.shop_id, agent_payload=events.customer_updated_frame(customer))
     return customer

@@ -110,7 +110,9 @@ def _targets(*, shop_id: int | None, agent_payload: dict | None, buyer: str | No
     return targets
 
 
-def publish_on_commit(*, shop_id: int, agent_payload: dict, buyer: str, buyer_payload: dict | None) -> None:
+def publish_on_commit(
+    *, shop_id: int, agent_payload: dict, buyer: str | None = None, buyer_payload: dict | None = None
+) -> None:
     """Queue one event for agents of the shop and, unless None, its buyer-side form for the
     ``buyer`` group (:func:`buyer_group`)."""
     targets = _targets(shop_id=shop_id, agent_payload=agent_payload, buyer=buyer, buyer_payload=buyer_payload)

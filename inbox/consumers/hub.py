@@ -16,7 +16,8 @@ that follow the conversation. The fan-out is narrowed so its cost does not grow 
   but those every list gets: rows of conversations just created or (re)assigned, which may
   enter or leave any list. A socket's own conversations reach it as full events anyway, so
   an agent working in ``mine`` is not sent the shop's churn;
-- presence goes to every socket but the agent's own;
+- presence goes to every socket but the agent's own; a buyer profile's change
+  (``customer.updated``) to every socket;
 - ``access.revoked`` (the user lost the shop) is not forwarded: the user's sockets are closed.
 
 Order per socket stays what a per-socket channel gives: a socket busy with a frame of its
@@ -122,6 +123,9 @@ class ShopHub:
         if payload.get("type") == "presence":
             text = encode_frame(payload)
             await self._deliver(text, [s for s in self.sockets if s.user_id != payload.get("user_id")])
+            return
+        if payload.get("type") == "customer.updated":  # rare, and any list may show the buyer
+            await self._deliver(encode_frame(payload), list(self.sockets))
             return
         conversation_id = payload.get("conversation_id")
         row = payload.get("conversation")

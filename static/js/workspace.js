@@ -896,19 +896,28 @@
     if (!changes) return null;
     try {
       const updated = await api(`customers/${c.id}/`, { method: "PATCH", json: changes });
-      if (state.customer && state.customer.id === updated.id) renderCustomer(updated);
-      // Keep the list rows' brief customer in step (tags, VIP show there).
-      for (const conv of state.convs.values()) {
-        if (conv.customer && conv.customer.id === updated.id) {
-          conv.customer = Object.assign({}, conv.customer, { nickname: updated.nickname, vip_level: updated.vip_level, tags: updated.tags });
-        }
-      }
-      renderList();
+      onCustomer(updated);
       return updated;
     } catch (err) {
       toast(fmt(S.saveFailed, { message: err.message }), "error");
       return null;
     }
+  }
+
+  /** A profile changed, here or by another agent (``customer.updated``): the side panel, if
+   * it shows the buyer, and the list rows' brief customer (name, tags, VIP show there). */
+  function onCustomer(updated) {
+    if (state.customer && state.customer.id === updated.id) renderCustomer(Object.assign({}, state.customer, updated));
+    let shown = false;
+    for (const conv of state.convs.values()) {
+      if (conv.customer && conv.customer.id === updated.id) {
+        conv.customer = Object.assign({}, conv.customer, { nickname: updated.nickname, vip_level: updated.vip_level, tags: updated.tags });
+        shown = true;
+      }
+    }
+    if (!shown) return;
+    renderList();
+    renderThreadHeader();
   }
 
   async function loadOrders(customerId) {
@@ -1197,6 +1206,9 @@
         }
         break;
       }
+      case "customer.updated":
+        if (frame.customer) onCustomer(frame.customer);
+        break;
       case "presence": {
         for (const shop of cfg.shops) {
           const online = state.online.get(shop.id);

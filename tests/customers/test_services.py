@@ -2,8 +2,10 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from customers import events
 from customers.models import Customer, Tag
 from customers.services import customer_get_or_create, customer_update
+from inbox import realtime
 
 from ..factories import CustomerFactory, TagFactory
 
@@ -86,3 +88,18 @@ def test_bad_tags_are_refused(shop, tags):
 @pytest.mark.parametrize("phone, masked", [("", ""), ("12345", "*****"), ("13812345678", "138****5678")])
 def test_masked_phone(phone, masked):
     assert Customer(phone=phone).masked_phone == masked
+
+
+def test_update_is_published_to_the_shops_agents_after_commit(shop, django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("inbox.realtime._send", sent.extend)
+    customer = CustomerFactory(shop=shop, nickname="小明")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        customer_update(customer=customer, vip_level=2, tags=["老客"])
+    assert sent == []
+    for callback in callbacks:
+        callback()
+    [(group, frame)] = sent
+    assert group == realtime.shop_agents_group(shop.pk)
+    assert frame == events.customer_updated_frame(Customer.objects.get(pk=customer.pk))
+    assert (frame["customer"]["vip_level"], frame["customer"]["tags"]) == (2, ["老客"])

@@ -134,6 +134,30 @@ def test_buyer_panel_edits_profile_and_shows_orders(live, browser):
     expect(notes).to_have_value("偏爱宽松版型，尺码选大一号")
 
 
+def test_a_profile_edit_shows_live_on_another_agents_screen(live, browser):
+    seed = live.helper("seed", agents=["小美", "阿强"])
+    slug, editor, colleague = seed["shop"]["slug"], seed["agents"][0], seed["agents"][1]
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-cat", nickname="爱吃鱼的猫", text="在吗")
+    pages = [browser.agent_page(editor), browser.agent_page(colleague)]
+    for page in pages:
+        row_of(page, sent["conversation_id"]).click()
+        expect(page.locator("[data-testid=customer-name]")).to_have_text("爱吃鱼的猫")
+    editing, watching = pages
+
+    editing.fill("#tag-input", "老客户")
+    editing.press("#tag-input", "Enter")
+    editing.select_option("[data-testid=customer-vip]", "5")
+    notes = editing.locator("[data-testid=customer-notes]")
+    notes.fill("只发顺丰")
+    notes.press("Control+Enter")
+
+    # The colleague's panel and list row follow without a reload.
+    expect(watching.locator("[data-testid=customer-tags] .tag")).to_have_text(["老客户×"])
+    expect(watching.locator("[data-testid=customer-vip]")).to_have_value("5")
+    expect(watching.locator("[data-testid=customer-notes]")).to_have_value("只发顺丰")
+    expect(row_of(watching, sent["conversation_id"])).to_contain_text("VIP5")
+
+
 def test_list_pages_in_by_scrolling_and_filters(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]

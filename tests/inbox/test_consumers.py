@@ -21,6 +21,7 @@ from django.test import Client
 
 from accounts.models import Membership, Role
 from customers.models import Customer
+from customers.services import customer_update
 from dianxiaoer.asgi import application
 from inbox import presence, services
 from inbox.buyer_identity import SESSION_TOKEN_SALT, BuyerSession, session_token_issue
@@ -1130,3 +1131,16 @@ async def test_sockets_spread_over_the_db_threads_and_keep_theirs(monkeypatch):
         monkeypatch.undo()  # the suite's own threads again, before its fixtures close them
         for thread in created:
             thread.shutdown()
+
+
+async def test_a_profile_change_reaches_the_shops_agents_only(agent, outsider, shop, customer):
+    agent_ws, outsider_ws = await agent_socket(agent), await agent_socket(outsider)
+    await database_sync_to_async(customer_update)(customer=customer, nickname="改过的昵称", tags=["回头客"])
+    frame = await receive_type(agent_ws, "customer.updated")
+    assert (frame["customer"]["id"], frame["customer"]["nickname"], frame["customer"]["tags"]) == (
+        customer.pk,
+        "改过的昵称",
+        ["回头客"],
+    )
+    await assert_quiet(outsider_ws)
+    await close_all(agent_ws, outsider_ws)

@@ -88,6 +88,11 @@ async def test_full_events_go_to_followers_and_rows_to_every_socket(shop_hub):
     assert assignee_tab.types() == assignee_other_tab.types() == ["event", "list.update"]
     assert watcher.types() == ["event", "list.update", "typing", "presence"]
     assert bystander.types() == ["list.update", "presence"]
+    # A buyer profile's change: every socket, the agent's own too (any list may show the buyer).
+    changed = {"type": "customer.updated", "customer": {"id": 7, "nickname": "新昵称"}}
+    await shop_hub.route(changed)
+    for socket in sockets:
+        assert socket.frames[-1][1] == changed
 
 
 async def test_list_rows_leave_at_once_when_quiet_and_together_when_busy(shop_hub, monkeypatch):
