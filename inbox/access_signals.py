@@ -1,27 +1,41 @@
-"""Open agent sockets lose a shop the moment its membership goes.
+"""Open agent sockets follow a user's shops and roles the moment they change.
 
-Membership is read when an agent socket opens; without this, an agent removed from a shop
-(or a user deactivated) kept hearing the shop's conversations until the socket reconnected.
-Removals happen in the admin as well as in code, so signals catch them: after the change
-commits, each affected shop's hubs are told (``realtime.publish_access_revoked``) and close
-that user's sockets with 4403. A socket that still has other shops opens again and says
-hello with what is left.
+Membership and role are read when an agent socket opens; without this, an agent removed
+from a shop (or a user deactivated) kept hearing the shop's conversations, and one added to
+a shop or given another role did not see it, until the socket reconnected. Changes happen in
+the admin as well as in code, so signals catch them: after the change commits, the hubs of
+each shop the user's sockets are in are told (``realtime.publish_access_changed``) and close
+that user's sockets with 4403. The workspace then reloads with what the user has now (a
+socket with no shop left is refused).
 """
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 
 from accounts.models import Membership, User
 
 from . import realtime
 
 
-def _revoke(user_id: int, shop_ids: list[int]) -> None:
-    for shop_id in shop_ids:
-        transaction.on_commit(lambda shop_id=shop_id: realtime.publish_access_revoked(shop_id=shop_id, user_id=user_id))
+def _changed(user_id: int, shop_ids) -> None:
+    for shop_id in set(shop_ids):
+        transaction.on_commit(lambda shop_id=shop_id: realtime.publish_access_changed(shop_id=shop_id, user_id=user_id))
+
+
+def _shops_of(user_id: int) -> list[int]:
+    return list(Membership.objects.filter(user_id=user_id).values_list("shop_id", flat=True))
 
 
 def _membership_deleted(sender, instance: Membership, **kwargs) -> None:
-    _revoke(instance.user_id, [instance.shop_id])
+    _changed(instance.user_id, [instance.shop_id])
+
+
+def _membership_saving(sender, instance: Membership, **kwargs) -> None:
+    instance._role_before = Membership.objects.filter(pk=instance.pk).values_list("role", flat=True).first()
+
+
+def _membership_saved(sender, instance: Membership, created: bool, **kwargs) -> None:
+    if created or instance.role != getattr(instance, "_role_before", instance.role):
+        _changed(instance.user_id, _shops_of(instance.user_id))  # its sockets are in the others' hubs
 
 
 def _user_saved(sender, instance: User, created: bool, update_fields=None, **kwargs) -> None:
@@ -29,9 +43,11 @@ def _user_saved(sender, instance: User, created: bool, update_fields=None, **kwa
         return
     if update_fields is not None and "is_active" not in update_fields:
         return
-    _revoke(instance.pk, list(Membership.objects.filter(user_id=instance.pk).values_list("shop_id", flat=True)))
+    _changed(instance.pk, _shops_of(instance.pk))
 
 
 def connect() -> None:
-    post_delete.connect(_membership_deleted, sender=Membership, dispatch_uid="inbox-membership-revoked")
+    post_delete.connect(_membership_deleted, sender=Membership, dispatch_uid="inbox-membership-deleted")
+    pre_save.connect(_membership_saving, sender=Membership, dispatch_uid="inbox-membership-saving")
+    post_save.connect(_membership_saved, sender=Membership, dispatch_uid="inbox-membership-saved")
     post_save.connect(_user_saved, sender=User, dispatch_uid="inbox-user-deactivated")

@@ -119,9 +119,9 @@ def publish_on_commit(
     transaction.on_commit(lambda: _send(targets))
 
 
-def publish_access_revoked(*, shop_id: int, user_id: int) -> None:
+def publish_access_changed(*, shop_id: int, user_id: int) -> None:
     """Tell the shop's hubs to close the user's agent sockets (see ``inbox/access_signals.py``)."""
-    _send([(shop_agents_group(shop_id), {"type": "access.revoked", "user_id": user_id})])
+    _send([(shop_agents_group(shop_id), {"type": "access.changed", "user_id": user_id})])
 
 
 def publish_ephemeral(*, payload: dict, shop_id: int | None = None, buyer: str | None = None) -> None:

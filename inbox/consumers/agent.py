@@ -148,8 +148,9 @@ class AgentConsumer(JsonSocket):
         """Whether this socket gets the conversation's events in full (else its list row only)."""
         return conversation_id in self.watching or (assignee_id is not None and assignee_id == self.user_id)
 
-    async def revoke(self) -> None:
-        """The user lost (one of) its shops: close with 4403; a reconnect hellos what is left."""
+    async def access_changed(self) -> None:
+        """The user's shops or roles changed: close with 4403; the workspace reloads with what
+        the user has now."""
         self.holding, self.held = True, []  # nothing more of this shop goes out
         await self.close(code=CLOSE_FORBIDDEN)
 

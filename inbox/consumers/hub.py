@@ -18,7 +18,8 @@ that follow the conversation. The fan-out is narrowed so its cost does not grow 
   an agent working in ``mine`` is not sent the shop's churn;
 - presence goes to every socket but the agent's own; a buyer profile's change
   (``customer.updated``) to every socket;
-- ``access.revoked`` (the user lost the shop) is not forwarded: the user's sockets are closed.
+- ``access.changed`` (the user's shops or roles changed) is not forwarded: the user's
+  sockets are closed, and open again with what the user has now.
 
 Order per socket stays what a per-socket channel gives: a socket busy with a frame of its
 own (an ack, a resync) holds hub frames until it is done (see ``AgentConsumer``), so a live
@@ -116,9 +117,9 @@ class ShopHub:
 
     async def route(self, payload: dict) -> None:
         """Hand one layer payload to the sockets it is for (see the module docstring)."""
-        if payload.get("type") == "access.revoked":
+        if payload.get("type") == "access.changed":
             for socket in [s for s in self.sockets if s.user_id == payload.get("user_id")]:
-                await socket.revoke()
+                await socket.access_changed()
             return
         if payload.get("type") == "presence":
             text = encode_frame(payload)

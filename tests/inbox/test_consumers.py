@@ -831,6 +831,25 @@ async def test_losing_a_shop_closes_the_users_open_sockets_at_once(agent, superv
     await expect_closed(await agent_socket(supervisor, hello=False), 4401)
 
 
+async def test_gaining_a_shop_or_a_role_reopens_the_users_sockets(agent, supervisor, shop, other_shop):
+    await already_online(agent, supervisor)
+    agent_ws, supervisor_ws = await agent_socket(agent), await agent_socket(supervisor)
+    membership = await database_sync_to_async(Membership.objects.create)(user=agent, shop=other_shop, role=Role.AGENT)
+    assert await receive_close(agent_ws) == 4403
+    reopened = await agent_socket(agent)
+    assert sorted(s["id"] for s in reopened.hello["shops"]) == sorted([shop.pk, other_shop.pk])
+
+    membership.role = Role.SUPERVISOR
+    await database_sync_to_async(membership.save)()
+    assert await receive_close(reopened) == 4403
+    reopened = await agent_socket(agent)
+    assert {s["id"]: s["role"] for s in reopened.hello["shops"]}[other_shop.pk] == Role.SUPERVISOR
+    await database_sync_to_async(membership.save)()  # saved unchanged: nothing to reopen
+    await ping_ok(reopened)
+    await ping_ok(supervisor_ws)  # the shop's other agents keep theirs
+    await close_all(reopened, supervisor_ws)
+
+
 # --- The per-process shop hub ----------------------------------------------------------------
 
 
