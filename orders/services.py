@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Shop
 from customers.models import Customer
+from inbox import realtime
 
 from .models import Order
 
@@ -148,6 +149,7 @@ def order_upsert(
                     placed_at=placed_at,
                     paid_at=paid_at,
                 )
+            _publish_orders_changed(order)
             return order, True
         except IntegrityError:
             # Another event for the same order was stored between our read and our insert.
@@ -161,4 +163,13 @@ def order_upsert(
     order.placed_at = placed_at
     order.paid_at = paid_at or order.paid_at
     order.save()
+    _publish_orders_changed(order)
     return order, False
+
+
+def _publish_orders_changed(order: Order) -> None:
+    """Tell the shop's agents after commit: a side panel showing the buyer reloads its orders
+    (an agent chasing a payment sees it arrive)."""
+    realtime.publish_on_commit(
+        shop_id=order.shop_id, agent_payload={"type": "customer.orders", "customer_id": order.customer_id}
+    )

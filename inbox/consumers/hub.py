@@ -16,8 +16,8 @@ that follow the conversation. The fan-out is narrowed so its cost does not grow 
   but those every list gets: rows of conversations just created or (re)assigned, which may
   enter or leave any list. A socket's own conversations reach it as full events anyway, so
   an agent working in ``mine`` is not sent the shop's churn;
-- presence goes to every socket but the agent's own; a buyer profile's change
-  (``customer.updated``) to every socket;
+- presence goes to every socket but the agent's own; a buyer profile's or orders' change
+  (``customer.updated``, ``customer.orders``) to every socket;
 - ``access.changed`` (the user's shops or roles changed) is not forwarded: the user's
   sockets are closed, and open again with what the user has now.
 
@@ -43,6 +43,8 @@ REJOIN_SECONDS = 3600
 LIST_FLUSH_SECONDS = 0.25
 # What a socket may show in its list (``list`` frame), ``all`` until it says.
 LIST_VIEWS = ("all", "unassigned", "mine")
+# A buyer's profile or orders changed: any socket may show the buyer (changes are rare).
+SHOP_WIDE_FRAMES = frozenset({"customer.updated", "customer.orders"})
 # Events whose conversation may enter or leave any list: their rows go to every socket.
 EVERY_LIST_KINDS = frozenset({"conversation.created", "conversation.assigned"})
 
@@ -125,7 +127,7 @@ class ShopHub:
             text = encode_frame(payload)
             await self._deliver(text, [s for s in self.sockets if s.user_id != payload.get("user_id")])
             return
-        if payload.get("type") == "customer.updated":  # rare, and any list may show the buyer
+        if payload.get("type") in SHOP_WIDE_FRAMES:
             await self._deliver(encode_frame(payload), list(self.sockets))
             return
         conversation_id = payload.get("conversation_id")

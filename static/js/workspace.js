@@ -920,8 +920,8 @@
     renderThreadHeader();
   }
 
-  async function loadOrders(customerId) {
-    els.orders.replaceChildren(h("li", { class: "muted" }, S.loading));
+  async function loadOrders(customerId, { live = false } = {}) {
+    if (!live) els.orders.replaceChildren(h("li", { class: "muted" }, S.loading));
     try {
       const body = await api(`orders/?customer=${customerId}`);
       if (!state.customer || state.customer.id !== customerId) return;
@@ -1208,6 +1208,9 @@
       }
       case "customer.updated":
         if (frame.customer) onCustomer(frame.customer);
+        break;
+      case "customer.orders":
+        if (state.customer && state.customer.id === frame.customer_id) loadOrders(frame.customer_id, { live: true });
         break;
       case "presence": {
         for (const shop of cfg.shops) {

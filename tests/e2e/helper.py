@@ -13,6 +13,7 @@ Every write goes through the services, like real traffic.
 """
 import json
 import sys
+import time
 import traceback
 import uuid
 
@@ -31,9 +32,10 @@ from django.utils import timezone  # noqa: E402
 from accounts.models import Membership, Organization, Role, Shop, User  # noqa: E402
 from customers.models import Customer  # noqa: E402
 from customers.services import customer_get_or_create  # noqa: E402
-from inbox import buyer_identity, services  # noqa: E402
+from inbox import buyer_identity, services, webhook  # noqa: E402
 from inbox.models import Channel, Conversation, Message  # noqa: E402
 from orders.models import Order  # noqa: E402
+from orders.services import order_upsert  # noqa: E402
 
 PASSWORD = "e2e-pass-123456"
 
@@ -88,18 +90,44 @@ def op_platform_buyer_message(*, slug: str, buyer_id: str, text: str, nickname: 
     return {"conversation_id": message.conversation_id, "customer_id": message.conversation.customer_id, "seq": message.seq}
 
 
+def op_signed_order_event(*, slug: str, buyer_id: str, number: str, status: str, amount: str, title: str) -> dict:
+    """An order update as a marketplace adapter posts it to the platform channel's webhook,
+    signed: the test sends it to the server, which takes it as it would in production."""
+    shop = Shop.objects.get(slug=slug)
+    channel, _ = Channel.objects.get_or_create(shop=shop, kind=Channel.Kind.PLATFORM_API, defaults={"name": "淘宝千牛接口"})
+    order = {
+        "id": number,
+        "status": status,
+        "total_amount": amount,
+        "items": [{"title": title, "sku": "", "quantity": 1, "price": amount}],
+        "placed_at": timezone.now().isoformat(),
+        "paid_at": timezone.now().isoformat() if status == Order.Status.PAID else None,
+    }
+    body = json.dumps({"id": f"{number}-{status}", "type": "order", "buyer": {"id": buyer_id}, "order": order})
+    timestamp = str(int(time.time()))
+    return {
+        "path": f"/api/v1/webhooks/{channel.public_id}/",
+        "body": body,
+        "headers": {
+            "Content-Type": "application/json",
+            webhook.TIMESTAMP_HEADER: timestamp,
+            webhook.SIGNATURE_HEADER: webhook.sign(channel.webhook_secret, timestamp, body.encode()),
+        },
+    }
+
+
 def op_shop_token(*, slug: str, buyer_id: str, nickname: str = "") -> str:
     return buyer_identity.shop_token_sign(channel=_channel(slug), buyer_id=buyer_id, nickname=nickname)
 
 
-def op_order(*, slug: str, buyer_id: str, number: str, amount: str, title: str) -> int:
+def op_order(*, slug: str, buyer_id: str, number: str, amount: str, title: str, status: str = Order.Status.PAID) -> int:
     shop = Shop.objects.get(slug=slug)
     customer = customer_get_or_create(shop=shop, platform_buyer_id=buyer_id)
-    order = Order.objects.create(
+    order, _ = order_upsert(
         shop=shop,
         customer=customer,
         platform_order_id=number,
-        status=Order.Status.PAID,
+        status=status,
         total_amount=amount,
         items=[{"title": title, "sku": "", "quantity": 1, "price": amount}],
         placed_at=timezone.now(),

@@ -1,4 +1,6 @@
 """The agent workspace beyond the live chat: drafts, shortcuts, the buyer panel, paging, language."""
+import urllib.request
+
 import pytest
 from playwright.sync_api import expect
 
@@ -156,6 +158,26 @@ def test_a_profile_edit_shows_live_on_another_agents_screen(live, browser):
     expect(watching.locator("[data-testid=customer-vip]")).to_have_value("5")
     expect(watching.locator("[data-testid=customer-notes]")).to_have_value("只发顺丰")
     expect(row_of(watching, sent["conversation_id"])).to_contain_text("VIP5")
+
+
+def test_an_order_paid_meanwhile_shows_in_the_open_panel(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-pay", nickname="犹豫的买家", text="我再想想")
+    order = dict(slug=slug, buyer_id="tb-pay", number="TB20261124007", amount="129.00", title="羊毛围巾 驼色")
+    live.helper("order", status="pending_payment", **order)
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    orders = page.locator("[data-testid=customer-orders]")
+    expect(orders).to_contain_text("待付款")
+
+    # The buyer pays after the 催付: the platform's order update reaches the webhook.
+    event = live.helper("signed_order_event", status="paid", **order)
+    request = urllib.request.Request(live.url(event["path"]), data=event["body"].encode(), headers=event["headers"])
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+    expect(orders).to_contain_text("已付款")
+    expect(orders).not_to_contain_text("待付款")
 
 
 def test_list_pages_in_by_scrolling_and_filters(live, browser):

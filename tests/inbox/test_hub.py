@@ -89,10 +89,13 @@ async def test_full_events_go_to_followers_and_rows_to_every_socket(shop_hub):
     assert watcher.types() == ["event", "list.update", "typing", "presence"]
     assert bystander.types() == ["list.update", "presence"]
     # A buyer profile's change: every socket, the agent's own too (any list may show the buyer).
-    changed = {"type": "customer.updated", "customer": {"id": 7, "nickname": "新昵称"}}
-    await shop_hub.route(changed)
-    for socket in sockets:
-        assert socket.frames[-1][1] == changed
+    for changed in (
+        {"type": "customer.updated", "customer": {"id": 7, "nickname": "新昵称"}},
+        {"type": "customer.orders", "customer_id": 7},
+    ):
+        await shop_hub.route(changed)
+        for socket in sockets:
+            assert socket.frames[-1][1] == changed
 
 
 async def test_list_rows_leave_at_once_when_quiet_and_together_when_busy(shop_hub, monkeypatch):

@@ -5,6 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from inbox import realtime
 from orders.models import Order
 from orders.services import order_upsert
 
@@ -153,3 +154,16 @@ def test_order_number_of_another_buyer_is_refused(shop, customer):
 def test_zero_amount_is_fine(shop, customer):
     order, _ = upsert(shop, customer, total_amount="0", items=[])
     assert order.total_amount == Decimal("0.00")
+
+
+def test_creating_and_updating_tell_the_shops_agents_after_commit(shop, customer, django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("inbox.realtime._send", sent.extend)
+    for published, status in enumerate(("pending_payment", "paid")):
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            upsert(shop, customer, status=status)
+        assert len(sent) == published  # nothing before commit
+        for callback in callbacks:
+            callback()
+    frame = {"type": "customer.orders", "customer_id": customer.pk}
+    assert sent == [(realtime.shop_agents_group(shop.pk), frame)] * 2
