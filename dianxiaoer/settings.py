@@ -161,8 +161,11 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CHANNEL_RELAY_SOCKET = ""
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "dianxiaoer.channel_layers.SweepingInMemoryChannelLayer"}}
+    # The worker's and commands' events reach the web server's in-memory layer through it.
+    CHANNEL_RELAY_SOCKET = env.str("CHANNEL_RELAY_SOCKET", default=str(VAR_DIR / "channel-relay.sock"))
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     _broker_dir = VAR_DIR / "celery-broker"
     # kombu's filesystem transport needs its folders before the worker starts.

@@ -15,7 +15,8 @@ Inside a server process the write runs on a worker thread of the event loop that
 sockets (asgiref's ``sync_to_async``). Its events are handed to that loop's publisher, one
 task that sends them in commit order, and the thread goes on at once: waiting for the loop,
 busy with hundreds of sockets, was a fifth of each chat message's time on the socket's one DB
-thread. Elsewhere (Celery, commands) the send is waited for.
+thread. Elsewhere (Celery, commands) the send is waited for; on the embedded layer it is
+relayed to the web server, whose memory holds the layer (``dianxiaoer/layer_relay.py``).
 """
 import asyncio
 import hashlib
@@ -26,6 +27,8 @@ import weakref
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+from dianxiaoer import layer_relay
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +96,20 @@ def _serving_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def _send(messages: list[tuple[str, dict]]) -> None:
-    """Send to groups in order: queued to the serving loop's publisher, else waited for."""
+    """Send to groups in order: queued to the serving loop's publisher; from another process
+    on the embedded layer, relayed to the web server's; else waited for."""
     loop = _serving_loop()
     if loop is not None:
         loop.call_soon_threadsafe(_enqueue, loop, messages)
-    else:
+    elif not layer_relay.forward(messages):
         async_to_sync(_send_all)(messages)
+
+
+async def relay_sibling_events() -> None:
+    """Take other processes' events into this loop's publisher (embedded layer only, see
+    ``dianxiaoer/layer_relay.py``); sockets call it as they connect."""
+    loop = asyncio.get_running_loop()
+    await layer_relay.listen(lambda messages: _enqueue(loop, messages))
 
 
 def _targets(*, shop_id: int | None, agent_payload: dict | None, buyer: str | None, buyer_payload: dict | None) -> list:

@@ -8,6 +8,8 @@ os.environ.setdefault("DXE_VAR_DIR", os.path.join(os.path.dirname(os.path.dirnam
 from dianxiaoer.settings import *  # noqa: E402,F403
 
 CELERY_TASK_ALWAYS_EAGER = True
+# Tests publish in process; tests/integration/test_embedded_relay.py sets one for its server.
+CHANNEL_RELAY_SOCKET = os.environ.get("CHANNEL_RELAY_SOCKET", "")
 # Delivery tests post to stub platforms on loopback; tests/test_safe_http.py turns it off.
 OUTBOUND_ALLOW_PRIVATE = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -21,6 +21,8 @@ from django.db import connections
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from .. import realtime
+
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -188,6 +190,10 @@ class JsonSocket(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(burst=RATE_BURST, per_second=RATE_PER_SECOND)
         self.db_call = socket_db_caller()
         self.last_rate_error = 0.0
+
+    async def websocket_connect(self, message):
+        await realtime.relay_sibling_events()
+        await super().websocket_connect(message)
 
     async def dispatch(self, message):
         # Channels closes stale DB connections before *every* message (a thread hop even for

@@ -167,9 +167,27 @@ def product(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("xproc")
     with shared_database(tmp) as db_env:
         env = child_env({"REDIS_URL": redis_url, **db_env})
-        python = str(BIN / "python")
-        subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-        seeded = subprocess.run([python, "-c", SEED], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-        data = json.loads(seeded.stdout.strip().splitlines()[-1])
+        data = _migrated_and_seeded(env)
         with daphne_processes(env, 2, tmp) as ports:
             yield Product(ports=ports, **data)
+
+
+def _migrated_and_seeded(env: dict) -> dict:
+    python = str(BIN / "python")
+    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    seeded = subprocess.run([python, "-c", SEED], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return json.loads(seeded.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def embedded_product(tmp_path_factory):
+    """One daphne on the embedded (in-memory) layer; ``product.env`` runs sibling processes."""
+    tmp = tmp_path_factory.mktemp("embedded")
+    with shared_database(tmp) as db_env:
+        env = child_env({"CHANNEL_RELAY_SOCKET": str(tmp / "relay.sock"), **db_env})
+        env.pop("REDIS_URL", None)
+        data = _migrated_and_seeded(env)
+        with daphne_processes(env, 1, tmp) as ports:
+            product = Product(ports=ports, **data)
+            product.env = env
+            yield product
