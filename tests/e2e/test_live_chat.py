@@ -303,3 +303,30 @@ def test_the_list_tab_chooses_which_rows_come_live(live, browser):
 
     views = [frame["view"] for frame in map(json.loads, sent) if frame.get("type") == "list"]
     assert views == ["all", "mine", "all"]  # on hello, then on each tab change
+
+
+def test_a_second_tab_follows_the_buyer_into_a_new_conversation(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    first = buyer_page(browser, slug)
+    second = first.context.new_page()  # the same buyer (cookie) in another tab
+    second.goto(live.url(f"/chat/{slug}/"))
+    second.wait_for_selector('#conn-dot[data-state="open"]')
+    buyer_send(first, "之前问过的尺码问题")
+    expect(second.locator("[data-testid=message-text]")).to_have_text(["之前问过的尺码问题"])
+
+    workspace = browser.agent_page(agent)
+    workspace.locator("[data-testid=conversation]", has_text="之前问过的尺码问题").click()
+    workspace.click("[data-testid=resolve]")
+    for tab in (first, second):
+        expect(tab.locator(".line")).to_contain_text(["本次会话已结束"])
+
+    buyer_send(first, "还有一个新问题")  # starts a new conversation
+    expect(second.locator("[data-testid=message-text]")).to_have_text(["之前问过的尺码问题", "还有一个新问题"])
+    workspace.locator("[data-testid=conversation]", has_text="还有一个新问题").click()
+    workspace.locator("[data-testid=composer]").fill("新问题请讲")
+    workspace.locator("[data-testid=composer]").press("Enter")
+    for tab in (first, second):
+        expect(tab.locator("[data-sender=agent] [data-testid=message-text]")).to_have_text(["新问题请讲"])
+    (old, new) = live.helper("conversations", slug=slug)
+    assert (old["status"], new["status"]) == ("resolved", "open")
