@@ -30,7 +30,8 @@ def _membership_deleted(sender, instance: Membership, **kwargs) -> None:
 
 
 def _membership_saving(sender, instance: Membership, **kwargs) -> None:
-    instance._role_before = Membership.objects.filter(pk=instance.pk).values_list("role", flat=True).first()
+    if not instance._state.adding:  # a new membership has no role before
+        instance._role_before = Membership.objects.filter(pk=instance.pk).values_list("role", flat=True).first()
 
 
 def _membership_saved(sender, instance: Membership, created: bool, **kwargs) -> None:

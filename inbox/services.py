@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, User
 from dianxiaoer import prepared
-from dianxiaoer.prepared import PreparedQuery
 from customers.models import Customer
 from customers.services import customer_get_or_create
 
@@ -51,7 +50,7 @@ def _locking():
 
 
 # The lock of every chat message: built once, then only run (see dianxiaoer.prepared).
-_locked_by_id = PreparedQuery(lambda pk: _locking().filter(pk=pk))
+_locked_by_id = prepared.PreparedQuery(lambda pk: _locking().filter(pk=pk))
 
 
 def _lock_id(conversation_id: int) -> Conversation | None:

@@ -7,8 +7,9 @@ user, or watched with a ``watch`` frame), coalesced rows of the conversation lis
 Authenticated by the Django session (AuthMiddlewareStack). A socket without a logged-in user
 is accepted and closed with 4401, one of a user with no shop with 4403, so the browser can
 tell "log in again" from a network failure. Membership is read when the socket opens; when
-the user loses a shop (membership removed, user deactivated), the shop's hub closes the
-user's sockets with 4403 (``inbox/access_signals.py``) and the workspace reloads.
+the user's shops or roles change (a membership added, removed or given another role, the user
+deactivated), the hubs close the user's sockets with 4403 (``inbox/access_signals.py``) and
+the workspace reloads.
 """
 import asyncio
 import logging
