@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Buyer-to-agent delivery over the real websockets, and a bare echo as the floor.
+"""Buyer-to-agent delivery over the real websockets, and two floors: a bare echo and a bare relay.
 
     .venv/bin/python bench/ws_latency.py --buyers 500 --agents 50 --interval 2 --duration 20
 
@@ -16,8 +16,10 @@ which gets every conversation's row). Each agent times the arrival of the full
 ``message.created`` of its own conversations (buyer-to-agent delivery) and, showing ``all``,
 of the coalesced ``list.update`` rows of the others (list latency); the script prints
 messages/s, p50/p99 of both, lost and duplicated deliveries, and the CPU each server process
-used. Then it runs the same load of frames
-against a bare echo consumer (``bench/echo_asgi.py``) and prints its round-trip times.
+used. Then it runs the same load of frames against the floors of ``bench/echo_asgi.py``: a
+bare echo consumer (round trips: the websocket stack alone) and a bare relay (each buyer's
+frame to its agent through one group send of the same layer, on as many processes: the
+stack plus the layer, with no database and no application code).
 
 Everything stops by itself: sends end after ``--duration`` s, deliveries are awaited at most
 ``--drain`` s more, and the servers are terminated on exit. The exit status is 1 when a stored
@@ -44,6 +46,7 @@ from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+TIMELINE = []
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 SEED = r"""
@@ -227,16 +230,18 @@ async def open_many(factories, concurrency: int = 50) -> list:
     return await asyncio.gather(*(one(f) for f in factories))
 
 
+# With two processes, buyer n is on process n % 2 and agent n % M (its conversation's
+# assignee; M even) on the other one: the sockets are spread as a load balancer would, and
+# every message still crosses the layer.
+def buyer_port(ports: list[int], n: int) -> int:
+    return ports[n % len(ports)]
+
+
+def agent_port(ports: list[int], n: int) -> int:
+    return ports[(n + 1) % len(ports)]
+
+
 async def run_product(args, ports: list[int], seed: dict) -> dict:
-    # With two processes, buyer n is on process n % 2 and agent n % M (its conversation's
-    # assignee; M even) on the other one: the sockets are spread as a load balancer would,
-    # and every message still crosses the layer.
-    def buyer_port(n: int) -> int:
-        return ports[n % len(ports)]
-
-    def agent_port(n: int) -> int:
-        return ports[(n + 1) % len(ports)]
-
     sent: dict[str, float] = {}
     ack_latency: list[float] = []
     acked: set[str] = set()
@@ -248,8 +253,8 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
 
     async def open_agent(n: int, session: str):
         ws = await connect(
-            f"ws://127.0.0.1:{agent_port(n)}/ws/agent/",
-            origin=f"http://127.0.0.1:{agent_port(n)}",
+            f"ws://127.0.0.1:{agent_port(ports, n)}/ws/agent/",
+            origin=f"http://127.0.0.1:{agent_port(ports, n)}",
             additional_headers={"Cookie": f"sessionid={session}"},
             open_timeout=60,
             max_queue=None,
@@ -261,8 +266,8 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
 
     async def open_buyer(n: int, token: str):
         ws = await connect(
-            f"ws://127.0.0.1:{buyer_port(n)}/ws/chat/{seed['slug']}/?t={token}",
-            origin=f"http://127.0.0.1:{buyer_port(n)}",
+            f"ws://127.0.0.1:{buyer_port(ports, n)}/ws/chat/{seed['slug']}/?t={token}",
+            origin=f"http://127.0.0.1:{buyer_port(ports, n)}",
             open_timeout=60,
             max_queue=None,
         )
@@ -306,6 +311,7 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
             seen.add(key)
             if started >= measure_from:
                 delivery.append(arrived - started)
+                TIMELINE.append((time.time() - (arrived - started), arrived - started, index % 2))
 
     async def buyer_reader(ws) -> None:
         nonlocal last_ack
@@ -343,6 +349,7 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
         drain_until = time.perf_counter() + args.drain
         while len(seen) < len(sent) and time.perf_counter() < drain_until:
             await asyncio.sleep(0.1)
+    json.dump(TIMELINE, open("/tmp/prof/timeline.json", "w"))
     for task in readers:
         task.cancel()
     await asyncio.gather(*(ws.close() for ws in agents + buyers), return_exceptions=True)
@@ -369,16 +376,15 @@ async def run_product(args, ports: list[int], seed: dict) -> dict:
     }
 
 
-async def run_echo(args, port: int) -> dict:
-    rtt: list[float] = []
+async def run_floor(args, senders: list, receivers: list, address) -> dict:
+    """Each sender sends a frame every ``interval`` s (random phase) that comes back to a
+    receiver stamped with its send time; ``address(n)`` adds what routes sender n's frames."""
+    times: list[float] = []
     sent = 0
-    sockets = await open_many(
-        [lambda: connect(f"ws://127.0.0.1:{port}/echo/", open_timeout=60, max_queue=None)] * args.buyers
-    )
 
     async def reader(ws) -> None:
         async for raw in ws:
-            rtt.append(time.perf_counter() - json.loads(raw)["t"])
+            times.append(time.perf_counter() - json.loads(raw)["t"])
 
     stop_at = time.perf_counter() + args.duration
 
@@ -389,20 +395,36 @@ async def run_echo(args, port: int) -> dict:
         while time.perf_counter() < stop_at:
             sent += 1
             frame = {"type": "send", "client_msg_id": f"b{index}-{n}", "text": f"压测消息 {n}", "t": time.perf_counter()}
-            await ws.send(json.dumps(frame))
+            await ws.send(json.dumps({**frame, **address(index)}))
             n += 1
             await asyncio.sleep(args.interval)
 
-    readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+    readers = [asyncio.create_task(reader(ws)) for ws in receivers]
     with no_client_gc():
-        await asyncio.gather(*(writer(i, ws) for i, ws in enumerate(sockets)))
+        await asyncio.gather(*(writer(i, ws) for i, ws in enumerate(senders)))
         drain_until = time.perf_counter() + args.drain
-        while len(rtt) < sent and time.perf_counter() < drain_until:
+        while len(times) < sent and time.perf_counter() < drain_until:
             await asyncio.sleep(0.1)
     for task in readers:
         task.cancel()
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
-    return {"sent": sent, "received": len(rtt), "rtt": rtt}
+    await asyncio.gather(*(ws.close() for ws in {*senders, *receivers}), return_exceptions=True)
+    return {"sent": sent, "received": len(times), "times": times}
+
+
+def floor_socket(port: int, path: str):
+    return lambda: connect(f"ws://127.0.0.1:{port}/{path}", open_timeout=60, max_queue=None)
+
+
+async def run_echo(args, port: int) -> dict:
+    sockets = await open_many([floor_socket(port, "echo/")] * args.buyers)
+    return await run_floor(args, sockets, sockets, lambda n: {})
+
+
+async def run_relay(args, ports: list[int]) -> dict:
+    """Buyer n's frames go to agent n % M through the layer, placed on processes as the product's."""
+    agents = await open_many([floor_socket(agent_port(ports, m), f"relay/a{m}/") for m in range(args.agents)])
+    buyers = await open_many([floor_socket(buyer_port(ports, n), f"relay/b{n}/") for n in range(args.buyers)])
+    return await run_floor(args, buyers, agents, lambda n: {"to": f"a{n % args.agents}"})
 
 
 # --- Main ---------------------------------------------------------------------------------
@@ -441,6 +463,15 @@ def report_product(layer: str, database: str, args, result: dict, cpu: list[floa
         print(f"  error frames: {codes}")
 
 
+def report_floor(title: str, measure: str, args, result: dict, cpu: list[float]) -> None:
+    times = result["times"]
+    print(f"\n== floor: {title}, one frame each every {args.interval} s")
+    print(
+        f"  frames {result['sent']}, received {result['received']}; {measure} p50 {ms(percentile(times, .5))}, "
+        f"p99 {ms(percentile(times, .99))}; server CPU {', '.join(f'{c:.1f}' for c in cpu)} s"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--buyers", type=int, default=50)
@@ -459,7 +490,7 @@ def main() -> int:
     parser.add_argument(
         "--tmp", default=None, help="folder for the SQLite database and logs (e.g. /dev/shm to leave disk waits out)"
     )
-    parser.add_argument("--skip-echo", action="store_true")
+    parser.add_argument("--skip-echo", action="store_true", help="skip the floors (bare echo and bare relay)")
     parser.add_argument("--skip-product", action="store_true")
     args = parser.parse_args()
 
@@ -504,12 +535,22 @@ def main() -> int:
             with daphne(env, 1, "bench.echo_asgi:application", tmp) as (ports, pids):
                 before = cpu_seconds(pids[0])
                 result = asyncio.run(asyncio.wait_for(run_echo(args, ports[0]), timeout=args.duration + 120))
-                cpu = cpu_seconds(pids[0]) - before
-            rtt = result["rtt"]
-            print(f"\n== floor: bare echo consumer, {args.buyers} clients, one frame each every {args.interval} s")
-            print(
-                f"  frames {result['sent']}, echoed {result['received']}; round trip p50 {ms(percentile(rtt, .5))}, "
-                f"p99 {ms(percentile(rtt, .99))}; server CPU {cpu:.1f} s"
+                cpu = [cpu_seconds(pids[0]) - before]
+            report_floor(f"bare echo consumer, {args.buyers} clients", "round trip", args, result, cpu)
+            failed = failed or result["received"] < result["sent"]
+
+            relay_env = child_env({"REDIS_URL": redis_url} if layer == "redis" else {})
+            relay_env.pop("DJANGO_SETTINGS_MODULE")
+            with daphne(relay_env, 2 if layer == "redis" else 1, "bench.echo_asgi:application", tmp) as (ports, pids):
+                before = [cpu_seconds(pid) for pid in pids]
+                result = asyncio.run(asyncio.wait_for(run_relay(args, ports), timeout=args.duration + 120))
+                cpu = [cpu_seconds(pid) - b for pid, b in zip(pids, before)]
+            report_floor(
+                f"bare relay over the {layer} layer, {args.buyers} buyers to {args.agents} agents",
+                "buyer->agent",
+                args,
+                result,
+                cpu,
             )
             failed = failed or result["received"] < result["sent"]
     if failed:
