@@ -185,6 +185,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Installed into the scheduler's table when beat starts (editable in the admin afterwards).
+CELERY_BEAT_SCHEDULE = {
+    "inbox: requeue overdue platform deliveries": {"task": "inbox.tasks.requeue_overdue_deliveries", "schedule": 60.0},
+}
 CELERY_TIMEZONE = "Asia/Shanghai"
 
 # --- Auth -------------------------------------------------------------------------------

@@ -114,12 +114,21 @@ class Message(models.Model):
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     delivery_error = models.CharField(max_length=200, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # A pending delivery's next attempt is overdue after this: its task was lost (the broker
+    # was down when the reply committed, or forgot a retry's countdown), and the sweep
+    # (``inbox.tasks.requeue_overdue_deliveries``) queues it again. Null unless pending.
+    delivery_due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         ordering = ["seq"]
+        indexes = [
+            models.Index(
+                fields=["delivery_due_at"], name="message_delivery_due", condition=models.Q(delivery_state="pending")
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
             models.UniqueConstraint(fields=["conversation", "client_msg_id"], name="message_unique_client_id"),

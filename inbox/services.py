@@ -6,6 +6,7 @@ it draws the next ``seq``, and publishes its event only after commit.
 """
 import functools
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -183,6 +184,15 @@ def _no_attachments() -> QuerySet:
     return queryset
 
 
+# A pending platform delivery whose attempt has not run this long after it was due is taken
+# for lost and queued again (``delivery_requeue_overdue``). Attempts time out after 10 s.
+DELIVERY_OVERDUE_SECONDS = 120
+
+
+def _delivery_due(now: datetime, retry_in: float = 0) -> datetime:
+    return now + timedelta(seconds=retry_in + DELIVERY_OVERDUE_SECONDS)
+
+
 # A buyer's last contact is a day-level fact: rewrite it at most this often.
 LAST_CONTACT_RESOLUTION_SECONDS = 60
 
@@ -219,6 +229,7 @@ def _append_message(
         is_private=is_private,
         client_msg_id=client_msg_id,
         delivery_state=Message.Delivery.PENDING if delivers_to_platform else Message.Delivery.NONE,
+        delivery_due_at=_delivery_due(now) if delivers_to_platform else None,
         created_at=now,
     )
     if not prepared.insert(message, skip_conflict=client_msg_id is not None):
@@ -477,16 +488,22 @@ def conversation_mark_read(*, conversation: Conversation, side: str, up_to_seq: 
 
 
 @transaction.atomic
-def message_delivery_update(*, message_id: int, state: str, error: str = "") -> Message:
-    """Record the outcome of one attempt to deliver an agent reply to its platform."""
+def message_delivery_update(*, message_id: int, state: str, error: str = "", retry_in: float | None = None) -> Message:
+    """Record the outcome of one attempt to deliver an agent reply to its platform.
+
+    ``retry_in``: a pending one's next attempt is queued that many seconds from now; it is
+    overdue (taken for lost) ``DELIVERY_OVERDUE_SECONDS`` after that.
+    """
     message = Message.objects.select_for_update().get(pk=message_id)
     if message.delivery_state == Message.Delivery.SENT:
         return message
+    now = timezone.now()
     message.delivery_state = state
     message.delivery_attempts = F("delivery_attempts") + 1
     message.delivery_error = error[:200]
-    message.delivered_at = timezone.now() if state == Message.Delivery.SENT else None
-    message.save(update_fields=["delivery_state", "delivery_attempts", "delivery_error", "delivered_at"])
+    message.delivered_at = now if state == Message.Delivery.SENT else None
+    message.delivery_due_at = _delivery_due(now, retry_in or 0) if state == Message.Delivery.PENDING else None
+    message.save(update_fields=["delivery_state", "delivery_attempts", "delivery_error", "delivered_at", "delivery_due_at"])
     message.refresh_from_db()
     conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=message.conversation_id)
     agent_payload, _ = events.message_event(
@@ -495,3 +512,26 @@ def message_delivery_update(*, message_id: int, state: str, error: str = "") -> 
     realtime.publish_on_commit(shop_id=message.shop_id, agent_payload=agent_payload, buyer=_buyer_group(conversation), buyer_payload=None)
     return message
 
+
+@transaction.atomic
+def delivery_requeue_overdue(*, limit: int = 500) -> list[int]:
+    """Queue again the platform deliveries whose attempt is overdue; returns their message ids.
+
+    A delivery's task can vanish: the broker was down when the reply committed, or lost a
+    retry's countdown in a restart. Each overdue one is claimed under a row lock that
+    concurrent sweeps skip, and given a new due time, so no two sweeps queue it at once. A
+    task that was only late runs twice; delivery is at least once anyway (``inbox.tasks``).
+    """
+    from .tasks import deliver_message
+
+    now = timezone.now()
+    ids = list(
+        Message.objects.select_for_update(skip_locked=True)
+        .filter(delivery_state=Message.Delivery.PENDING, delivery_due_at__lte=now)
+        .order_by("delivery_due_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if ids:
+        Message.objects.filter(pk__in=ids).update(delivery_due_at=_delivery_due(now))
+        transaction.on_commit(lambda: [deliver_message.delay(pk) for pk in ids])
+    return ids

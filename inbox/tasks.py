@@ -5,6 +5,7 @@
 POST the same message twice, so the body carries a stable ``id`` (``dxe:message:<pk>``) for
 the adapter to deduplicate on. Outcomes are recorded through
 :func:`inbox.services.message_delivery_update`, which never leaves "sent" once reached.
+A pending delivery whose task was lost is queued again by ``requeue_overdue_deliveries``.
 """
 import json
 import random
@@ -20,7 +21,7 @@ from dianxiaoer import safe_http
 
 from . import events
 from .models import Message
-from .services import message_delivery_update
+from .services import delivery_requeue_overdue, message_delivery_update
 from .webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 DELIVERY_TIMEOUT_SECONDS = 10
@@ -125,11 +126,16 @@ def deliver_message(self, message_id: int) -> None:
     try:
         post_signed(channel.outbound_url, channel.webhook_secret, delivery_body(message), delivery_id=f"dxe:message:{message.pk}")
     except DeliveryError as exc:
-        final = exc.permanent or self.request.retries >= self.max_retries
-        message_delivery_update(
-            message_id=message_id, state=Message.Delivery.FAILED if final else Message.Delivery.PENDING, error=str(exc)
-        )
-        if not final:
-            raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries))
-        return
+        if exc.permanent or self.request.retries >= self.max_retries:
+            message_delivery_update(message_id=message_id, state=Message.Delivery.FAILED, error=str(exc))
+            return
+        countdown = retry_countdown(self.request.retries)
+        message_delivery_update(message_id=message_id, state=Message.Delivery.PENDING, error=str(exc), retry_in=countdown)
+        raise self.retry(exc=exc, countdown=countdown)
     message_delivery_update(message_id=message_id, state=Message.Delivery.SENT)
+
+
+@shared_task(acks_late=True)
+def requeue_overdue_deliveries() -> int:
+    """Beat, every minute: queue again the deliveries whose task was lost; returns how many."""
+    return len(delivery_requeue_overdue())

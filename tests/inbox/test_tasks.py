@@ -7,9 +7,11 @@ import hmac
 import json
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.utils import timezone
 
 from inbox import services, tasks
 from inbox.models import Channel, Message
@@ -290,3 +292,86 @@ def test_an_outbound_url_on_a_private_address_fails_for_good_unsent(
     assert (message.delivery_state, message.delivery_attempts) == (Message.Delivery.FAILED, 1)
     assert "not a public address" in message.delivery_error
     assert fake_platform.requests == []
+
+
+# --- Lost deliveries: due times and the sweep -----------------------------------------------
+
+
+def make_overdue(message):
+    Message.objects.filter(pk=message.pk).update(delivery_due_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_a_new_platform_reply_is_due_within_the_overdue_window(platform_conversation, agent_author):
+    window = timedelta(seconds=services.DELIVERY_OVERDUE_SECONDS)
+    before = timezone.now()
+    message = pending_reply(platform_conversation, agent_author)
+    message.refresh_from_db()
+    assert before + window <= message.delivery_due_at <= timezone.now() + window
+
+
+def test_a_retried_attempt_is_due_after_its_countdown_and_an_outcome_is_never_due(
+    platform_conversation, agent_author, fake_platform, monkeypatch
+):
+    outcomes = []
+    real_update = tasks.message_delivery_update
+
+    def recording_update(**kwargs):
+        message = real_update(**kwargs)
+        outcomes.append((message.delivery_state, message.delivery_due_at, timezone.now()))
+        return message
+
+    monkeypatch.setattr(tasks, "message_delivery_update", recording_update)
+    monkeypatch.setattr(tasks, "retry_countdown", lambda retries: 300)
+    fake_platform.answers = [503]
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+
+    (first_state, first_due, first_at), (second_state, second_due, _) = outcomes
+    assert first_state == Message.Delivery.PENDING
+    assert first_due >= first_at + timedelta(seconds=300 + services.DELIVERY_OVERDUE_SECONDS - 1)
+    assert (second_state, second_due) == (Message.Delivery.SENT, None)
+
+
+def test_the_sweep_delivers_an_overdue_reply_and_leaves_the_rest(
+    platform_conversation, agent_author, fake_platform, django_capture_on_commit_callbacks
+):
+    lost = pending_reply(platform_conversation, agent_author, text="任务丢了的回复")
+    waiting = pending_reply(platform_conversation, agent_author, text="还没到期的回复")
+    failed = pending_reply(platform_conversation, agent_author, text="已失败的回复")
+    Message.objects.filter(pk=failed.pk).update(delivery_state=Message.Delivery.FAILED)
+    make_overdue(lost)
+    make_overdue(failed)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.requeue_overdue_deliveries.delay().get() == 1
+
+    [request] = fake_platform.requests
+    assert json.loads(request["body"])["message"]["text"] == "任务丢了的回复"
+    states = dict(Message.objects.filter(pk__in=[lost.pk, waiting.pk, failed.pk]).values_list("pk", "delivery_state"))
+    assert states == {lost.pk: "sent", waiting.pk: "pending", failed.pk: "failed"}
+
+
+def test_a_swept_delivery_is_due_again_later_so_the_next_sweep_leaves_it(
+    platform_conversation, agent_author, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued = []
+    monkeypatch.setattr(tasks.deliver_message, "delay", queued.append)
+    message = pending_reply(platform_conversation, agent_author)
+    make_overdue(message)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.delivery_requeue_overdue() == [message.pk]
+        assert services.delivery_requeue_overdue() == []
+
+    assert queued == [message.pk]
+    message.refresh_from_db()
+    assert message.delivery_due_at > timezone.now() + timedelta(seconds=services.DELIVERY_OVERDUE_SECONDS - 5)
+
+
+def test_beat_runs_the_sweep_every_minute(settings):
+    from dianxiaoer.celery import app
+
+    name = tasks.requeue_overdue_deliveries.name
+    [entry] = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == name]
+    assert entry["schedule"] == 60.0
+    assert name in app.tasks  # registered under the name beat sends

@@ -164,3 +164,30 @@ def test_concurrent_sends_to_different_conversations_do_not_block_each_other(set
         target.refresh_from_db()
         assert target.last_seq == 1 + SENDS_PER_THREAD
         assert history_seqs(target) == list(range(1, target.last_seq + 1))
+
+
+def test_concurrent_sweeps_queue_each_overdue_delivery_once(monkeypatch):
+    from django.utils import timezone
+
+    from inbox import tasks
+    from inbox.models import Channel
+
+    shop = ShopFactory()
+    channel = ChannelFactory(shop=shop, kind=Channel.Kind.PLATFORM_API, outbound_url="https://platform.example/out")
+    agent = MembershipFactory(shop=shop, role=Role.AGENT).user
+    conversation = services.conversation_open(channel=channel, customer=CustomerFactory(shop=shop))
+    queued = []
+    monkeypatch.setattr(tasks.deliver_message, "delay", queued.append)  # list.append is thread-safe
+    ids = [
+        services.message_send(conversation=conversation, sender_kind="agent", author=agent, text=f"回复{n}")[0].pk
+        for n in range(40)
+    ]
+    queued.clear()
+    Message.objects.filter(pk__in=ids).update(delivery_due_at=timezone.now())
+
+    swept = run_concurrently([lambda: services.delivery_requeue_overdue(limit=10)] * THREADS)
+
+    # Each one claimed by exactly one sweep: the others skipped its lock or saw its new due time.
+    claimed = [pk for batch in swept for pk in batch]
+    assert sorted(claimed) == sorted(ids)
+    assert sorted(queued) == sorted(ids)
