@@ -76,6 +76,9 @@ def prepare_database(args) -> tuple[dict, callable]:
         import psycopg2
         from psycopg2 import sql
 
+        sys.path.insert(0, str(REPO))
+        from tests.pg_scratch import drop_database
+
         def admin_connection():
             conn = psycopg2.connect(
                 dbname=base_name, user=parts.username, password=parts.password, host=parts.hostname, port=parts.port or 5432
@@ -88,7 +91,7 @@ def prepare_database(args) -> tuple[dict, callable]:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [bench_name])
             exists = cur.fetchone() is not None
             if exists and not args.reuse:
-                cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(bench_name)))
+                drop_database(cur, bench_name)
                 exists = False
             if not exists:
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(bench_name)))
@@ -103,7 +106,7 @@ def prepare_database(args) -> tuple[dict, callable]:
                 return
             conn = admin_connection()
             with conn.cursor() as cur:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(bench_name)))
+                drop_database(cur, bench_name)
             conn.close()
 
         var_dir = Path(tempfile.mkdtemp(prefix="dxe-bench-var-"))

@@ -115,6 +115,9 @@ def shared_database(tmp: Path):
         return
     import psycopg2
 
+    sys.path.insert(0, str(ROOT))
+    from tests.pg_scratch import drop_database
+
     parts = urllib.parse.urlsplit(url)
     name = f"dxe_bench_{os.getpid()}"
     connection = psycopg2.connect(
@@ -132,7 +135,7 @@ def shared_database(tmp: Path):
         yield {"DXE_VAR_DIR": str(tmp), "DATABASE_URL": parts._replace(path=f"/{name}").geturl()}
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_database(cursor, name)
         connection.close()
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from ..pg_scratch import drop_database
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
@@ -76,7 +78,7 @@ def _database(tmp: Path):
         yield {"DATABASE_URL": parts._replace(path=f"/{name}").geturl(), "CONN_MAX_AGE": "0"}
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_database(cursor, name)
         connection.close()
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from ..pg_scratch import drop_database
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROCESS_START_TIMEOUT = 30
@@ -113,7 +115,7 @@ def shared_database(tmp: Path):
         yield {"DXE_VAR_DIR": str(tmp), "DATABASE_URL": parts._replace(path=f"/{name}").geturl(), "CONN_MAX_AGE": "0"}
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_database(cursor, name)
         connection.close()
 
 
