@@ -533,5 +533,10 @@ def delivery_requeue_overdue(*, limit: int = 500) -> list[int]:
     )
     if ids:
         Message.objects.filter(pk__in=ids).update(delivery_due_at=_delivery_due(now))
-        transaction.on_commit(lambda: [deliver_message.delay(pk) for pk in ids])
+
+        def queue() -> None:
+            for pk in ids:
+                deliver_message.delay(pk)
+
+        transaction.on_commit(queue)
     return ids
