@@ -488,7 +488,7 @@ def conversation_mark_read(*, conversation: Conversation, side: str, up_to_seq: 
 
 
 @transaction.atomic
-def message_delivery_update(*, message_id: int, state: str, error: str = "", retry_in: float | None = None) -> Message:
+def message_delivery_update(*, message_id: int, state: str, error: str = "", retry_in: float = 0) -> Message:
     """Record the outcome of one attempt to deliver an agent reply to its platform.
 
     ``retry_in``: a pending one's next attempt is queued that many seconds from now; it is
@@ -502,7 +502,7 @@ def message_delivery_update(*, message_id: int, state: str, error: str = "", ret
     message.delivery_attempts = F("delivery_attempts") + 1
     message.delivery_error = error[:200]
     message.delivered_at = now if state == Message.Delivery.SENT else None
-    message.delivery_due_at = _delivery_due(now, retry_in or 0) if state == Message.Delivery.PENDING else None
+    message.delivery_due_at = _delivery_due(now, retry_in) if state == Message.Delivery.PENDING else None
     message.save(update_fields=["delivery_state", "delivery_attempts", "delivery_error", "delivered_at", "delivery_due_at"])
     message.refresh_from_db()
     conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=message.conversation_id)
