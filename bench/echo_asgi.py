@@ -23,7 +23,7 @@ if not settings.configured:
             "default": (
                 {
                     # As the product's settings: pub/sub, no socket timeout (shared/TOOLCHAIN.md).
-                    "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                    "BACKEND": "dianxiaoer.channel_layers.PipelinedRedisPubSubChannelLayer",
                     "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
                 }
                 if redis_url

@@ -146,7 +146,7 @@ if REDIS_URL:
             # backup-queue cleanup per receive) cost the buyers' process 5 ms of CPU per chat
             # message at 250/s, and capped it near 200/s. Neither layer keeps a message for
             # a process that is not listening; clients resync what they missed.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "dianxiaoer.channel_layers.PipelinedRedisPubSubChannelLayer",
             # socket_timeout=None: with redis-py 8 an idle subscriber otherwise dies after ~5 s
             # (see shared/TOOLCHAIN.md); tests/integration holds an idle socket to prove it.
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},

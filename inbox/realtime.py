@@ -15,7 +15,9 @@ Inside a server process the write runs on a worker thread of the event loop that
 sockets (asgiref's ``sync_to_async``). Its events are handed to that loop's publisher, one
 task that sends them in commit order, and the thread goes on at once: waiting for the loop,
 busy with hundreds of sockets, was a fifth of each chat message's time on the socket's one DB
-thread. Elsewhere (Celery, commands) the send is waited for; on the embedded layer it is
+thread. The publisher takes everything queued at once and sends it in one round trip
+(``group_send_many``, see ``dianxiaoer/channel_layers.py``), so a held-up loop never leaves it
+behind. Elsewhere (Celery, commands) the send is waited for; on the embedded layer it is
 relayed to the web server, whose memory holds the layer (``dianxiaoer/layer_relay.py``).
 """
 import asyncio
@@ -29,6 +31,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from dianxiaoer import layer_relay
+from dianxiaoer.channel_layers import group_send_many
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +46,7 @@ def buyer_group(channel_id: int, buyer_id: str) -> str:
 
 
 async def _send_all(messages: list[tuple[str, dict]]) -> None:
-    layer = get_channel_layer()
-    for group, payload in messages:
-        await layer.group_send(group, {"type": "conv.event", "payload": payload})
+    await group_send_many(get_channel_layer(), [(group, {"type": "conv.event", "payload": payload}) for group, payload in messages])
 
 
 # A send that fails (a pooled Redis connection found dead after a Redis restart) is tried
@@ -56,7 +57,8 @@ PUBLISH_RETRY_SECONDS = 0.05
 
 
 class _Publisher:
-    """One event loop's queue of group sends, sent by one task in the order they were queued."""
+    """One event loop's queue of group sends, sent by one task in the order they were queued:
+    whatever is queued when the task gets to it leaves together."""
 
     def __init__(self):
         self.queue: asyncio.Queue = asyncio.Queue()
@@ -65,6 +67,8 @@ class _Publisher:
     async def _run(self) -> None:
         while True:
             messages = await self.queue.get()
+            while not self.queue.empty():
+                messages = [*messages, *self.queue.get_nowait()]
             for attempt in range(1, PUBLISH_ATTEMPTS + 1):
                 try:
                     await _send_all(messages)

@@ -1,9 +1,10 @@
-"""The embedded channel layer: expiry swept at most once per interval, messages handed over as sent."""
+"""The embedded channel layer: expiry swept at most once per interval, messages handed over as
+sent; group sends in order where a layer cannot pipeline them."""
 import asyncio
 
 import pytest
 
-from dianxiaoer.channel_layers import SWEEP_INTERVAL_SECONDS, SweepingInMemoryChannelLayer
+from dianxiaoer.channel_layers import SWEEP_INTERVAL_SECONDS, SweepingInMemoryChannelLayer, group_send_many
 
 
 async def test_expired_messages_are_swept_once_per_interval():
@@ -50,3 +51,12 @@ async def test_a_full_channel_refuses_a_direct_send():
     await layer.send("c1", {"type": "x"})
     with pytest.raises(ChannelFull):
         await layer.send("c1", {"type": "x"})
+
+
+async def test_group_send_many_sends_one_after_another_on_a_layer_without_it():
+    layer = SweepingInMemoryChannelLayer()
+    await layer.group_add("g1", "c1")
+    await layer.group_add("g2", "c2")
+    await group_send_many(layer, [("g1", {"type": "x", "n": 1}), ("g2", {"type": "x", "n": 2}), ("g1", {"type": "x", "n": 3})])
+    assert [(await layer.receive("c1"))["n"] for _ in range(2)] == [1, 3]
+    assert (await layer.receive("c2"))["n"] == 2
