@@ -134,6 +134,8 @@ class BuyerConsumer(JsonSocket):
         # Defence in depth: the buyer group only ever gets buyer forms; never forward a note
         # or an agent-only shape should a publisher get that wrong.
         payload = message["payload"]
+        if payload.get("type") == "typing" and payload.get("conversation_id") != self.conversation_id:
+            return  # an agent typing in another of the buyer's conversations (an older one)
         if "type" not in payload:
             shown = payload.get("message")
             if shown is not None and payload.get("conversation_id", 0) > (self.conversation_id or 0):

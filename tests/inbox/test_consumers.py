@@ -646,6 +646,20 @@ async def test_typing_goes_to_the_other_side_only(agent, shop, conversation, cus
     await close_all(agent_ws, buyer_ws)
 
 
+async def test_the_buyer_sees_typing_in_the_conversation_shown_only(agent, shop, web_channel, conversation, customer):
+    older = await database_sync_to_async(ConversationFactory)(
+        shop=shop, channel=web_channel, customer=customer, status=Conversation.Status.RESOLVED
+    )
+    agent_ws = await agent_socket(agent, watch=[older.pk, conversation.pk])
+    buyer_ws = await buyer_socket(shop, customer)
+    assert buyer_ws.hello["conversation_id"] == conversation.pk
+    await agent_ws.send_json_to({"type": "typing", "conversation_id": older.pk, "is_typing": True})
+    await agent_ws.send_json_to({"type": "typing", "conversation_id": conversation.pk, "is_typing": True})
+    assert (await receive(buyer_ws))["conversation_id"] == conversation.pk
+    await assert_quiet(agent_ws, buyer_ws)
+    await close_all(agent_ws, buyer_ws)
+
+
 # --- Bad frames, limits, failures ----------------------------------------------------------------
 
 BAD_FRAMES = [
