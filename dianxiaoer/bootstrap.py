@@ -149,6 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         env.setdefault(key, value)
     port = int(args.port or env.get("PORT") or 8000)
     host = args.host
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
 
     manage(python, env, "migrate", "--noinput")
     manage(python, env, "seed_demo")

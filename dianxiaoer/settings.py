@@ -132,9 +132,13 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
-# --- Redis: channel layer, Celery broker, cache -----------------------------------------
 # Platform channels' outbound URLs may reach private addresses (dianxiaoer/safe_http.py).
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
+# The product's public address, e.g. https://kefu.example.com: links sent off-site (images
+# in replies to platform buyers, inbox/attachment_links.py) start with it.
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+
+# --- Redis: channel layer, Celery broker, cache -----------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
 

@@ -7,6 +7,6 @@ class InboxConfig(AppConfig):
     verbose_name = _("Inbox")
 
     def ready(self) -> None:
-        from . import access_signals
+        from . import access_signals, checks  # noqa: F401  (checks register themselves)
 
         access_signals.connect()

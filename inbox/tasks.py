@@ -16,10 +16,12 @@ import urllib.request
 from http.client import HTTPException
 
 from celery import shared_task
+from django.core.exceptions import ImproperlyConfigured
 
 from dianxiaoer import safe_http
 
 from . import events
+from .attachment_links import attachment_link
 from .models import Message
 from .services import delivery_requeue_overdue, message_delivery_update
 from .webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -59,13 +61,16 @@ def retry_countdown(retries: int) -> float:
 
 
 def delivery_body(message: Message) -> bytes:
-    """The JSON POSTed to the platform: the inbound event's shape, with the message as buyers see it."""
+    """The JSON POSTed to the platform: the inbound event's shape, with the message as buyers
+    see it and its images as links the platform can open (``attachment_links``)."""
     payload = {
         "id": f"dxe:message:{message.pk}",
         "type": "message",
         "buyer": {"id": message.conversation.customer.platform_buyer_id},
         "message": events.buyer_message_data(events.message_data(message)),
     }
+    for attachment in payload["message"]["attachments"]:
+        attachment["url"] = attachment_link(attachment["id"])
     return json.dumps(payload, ensure_ascii=False, default=str).encode()
 
 
@@ -124,7 +129,12 @@ def deliver_message(self, message_id: int) -> None:
         message_delivery_update(message_id=message_id, state=Message.Delivery.FAILED, error="no outbound URL configured")
         return
     try:
-        post_signed(channel.outbound_url, channel.webhook_secret, delivery_body(message), delivery_id=f"dxe:message:{message.pk}")
+        body = delivery_body(message)
+    except ImproperlyConfigured as exc:
+        message_delivery_update(message_id=message_id, state=Message.Delivery.FAILED, error=str(exc))
+        return
+    try:
+        post_signed(channel.outbound_url, channel.webhook_secret, body, delivery_id=f"dxe:message:{message.pk}")
     except DeliveryError as exc:
         if exc.permanent or self.request.retries >= self.max_retries:
             message_delivery_update(message_id=message_id, state=Message.Delivery.FAILED, error=str(exc))

@@ -25,6 +25,7 @@ from accounts.selectors import shop_ids_for
 from customers.services import customer_get_or_create
 
 from . import buyer_identity, services, visitor_cookie
+from .attachment_links import attachment_link_opens
 from .buyer_identity import BuyerSession
 from .models import Attachment, Channel, Conversation
 from .serializers import MessageSerializer
@@ -277,11 +278,18 @@ def _file_response(found: Attachment) -> FileResponse:
 
 @require_GET
 def attachment(request, attachment_id: int):
-    """An uploaded image: for members of its shop, or for the buyer of its conversation.
+    """An uploaded image: for members of its shop, for the buyer of its conversation, or for
+    whoever holds a signed link to it (``attachment_links``: what a platform is sent).
 
     A buyer proves who they are with their session token as ``?t=``; they get the images of
     their own conversations only, never those of private notes.
     """
+    link = request.GET.get("s")
+    if link:
+        found = Attachment.objects.filter(pk=attachment_id, message__is_private=False).first()
+        if found is None or not attachment_link_opens(link, attachment_id):
+            raise Http404(_("Not found."))
+        return _file_response(found)
     token = request.GET.get("t")
     if request.user.is_authenticated:
         found = Attachment.objects.filter(pk=attachment_id, shop_id__in=shop_ids_for(request.user)).first()

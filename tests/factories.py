@@ -1,6 +1,10 @@
 """Factories for every model tests need; one place that knows how to build valid rows."""
+import io
+
 import factory
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
 from accounts.models import Membership, Organization, Role, Shop, Team, User
 from customers.models import Customer, Tag
@@ -101,3 +105,14 @@ class OrderFactory(factory.django.DjangoModelFactory):
     platform_order_id = factory.Sequence(lambda n: f"T{100000 + n}")
     total_amount = "99.00"
     placed_at = factory.LazyFunction(timezone.now)
+
+
+def png_bytes(size=(8, 6), color=(255, 90, 31)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_upload(name: str = "pic.png", **kwargs) -> SimpleUploadedFile:
+    """A real PNG upload, as a browser's multipart form sends it."""
+    return SimpleUploadedFile(name, png_bytes(**kwargs), content_type="image/png")

@@ -17,6 +17,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict:
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(64),
             "ALLOWED_HOSTS": "example.com",
+            "SITE_URL": "https://example.com",
             "DXE_VAR_DIR": str(tmp_path / "var"),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
@@ -61,6 +62,15 @@ def test_plain_http_override_is_what_check_deploy_flags(tmp_path):
     result = manage(production_env(tmp_path, HTTPS="0"), "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "security.W008" in result.stdout + result.stderr  # SECURE_SSL_REDIRECT
+
+
+def test_check_deploy_asks_for_site_url_and_check_refuses_a_bad_one(tmp_path):
+    unset = manage(production_env(tmp_path, SITE_URL=""), "check", "--deploy", "--fail-level", "WARNING")
+    assert unset.returncode != 0
+    assert "inbox.W001" in unset.stdout + unset.stderr
+    bad = manage(production_env(tmp_path, SITE_URL="kefu.example.com/inbox"), "check")
+    assert bad.returncode != 0
+    assert "inbox.E001" in bad.stdout + bad.stderr
 
 
 def test_postgres_connections_are_not_kept_under_asgi(tmp_path):

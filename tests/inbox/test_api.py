@@ -1,6 +1,5 @@
 """The inbox REST API: conversations, messages, notes, events, assignment, status, channels."""
 import base64
-import io
 import json
 from datetime import timedelta
 
@@ -9,7 +8,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from PIL import Image
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -23,6 +21,7 @@ from ..factories import (
     MembershipFactory,
     TagFactory,
     UserFactory,
+    png_upload,
 )
 
 API = "/api/v1"
@@ -42,12 +41,6 @@ def client_for():
 @pytest.fixture
 def api(client_for, agent):
     return client_for(agent)
-
-
-def png(name: str = "a.png", size=(4, 3)) -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, "red").save(buffer, "PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
 
 
 def assert_error(response, status_code: int, *, field: str | None = None) -> dict:
@@ -235,7 +228,7 @@ def test_message_list_runs_a_constant_number_of_queries(api, conversation, agent
     def add(n):
         for i in range(n):
             message, _ = services.message_send(
-                conversation=conversation, sender_kind="agent", author=agent, text="图", images=[png()]
+                conversation=conversation, sender_kind="agent", author=agent, text="图", images=[png_upload()]
             )
 
     add(5)
@@ -347,14 +340,14 @@ def test_send_json_creates_then_retry_returns_stored(api, conversation, agent):
 def test_send_multipart_with_images(api, conversation):
     response = api.post(
         url(conversation, "messages/"),
-        {"text": "看图", "client_msg_id": "img-1", "images": [png("a.png"), png("b.png", (10, 20))]},
+        {"text": "看图", "client_msg_id": "img-1", "images": [png_upload("a.png"), png_upload("b.png", size=(10, 20))]},
         format="multipart",
     )
     assert response.status_code == 201, response.content
     attachments = response.json()["attachments"]
-    assert [(a["width"], a["height"], a["content_type"]) for a in attachments] == [(4, 3, "image/png"), (10, 20, "image/png")]
+    assert [(a["width"], a["height"], a["content_type"]) for a in attachments] == [(8, 6, "image/png"), (10, 20, "image/png")]
     assert all(a["url"].startswith("/attachments/") for a in attachments)
-    image_only = api.post(url(conversation, "messages/"), {"images": [png()]}, format="multipart")
+    image_only = api.post(url(conversation, "messages/"), {"images": [png_upload()]}, format="multipart")
     assert image_only.status_code == 201
     conversation.refresh_from_db()
     assert conversation.last_message_preview  # "[Image]" in the active language
@@ -386,7 +379,7 @@ def test_send_bad_input_is_400_and_stores_nothing(api, conversation, data, fmt, 
 def test_send_bad_images_is_400(api, conversation):
     fake = SimpleUploadedFile("x.png", b"not an image", content_type="image/png")
     assert_error(api.post(url(conversation, "messages/"), {"images": [fake]}, format="multipart"), 400)
-    too_many = [png(f"{i}.png") for i in range(10)]
+    too_many = [png_upload(f"{i}.png") for i in range(10)]
     assert_error(api.post(url(conversation, "messages/"), {"images": too_many}, format="multipart"), 400)
     assert not Message.objects.exists()
 

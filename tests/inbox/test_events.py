@@ -1,30 +1,18 @@
 """Event payloads: the REST API's shapes, built fast, and the buyer's reduced forms."""
 import json
 
-from django.core.files.uploadedfile import SimpleUploadedFile
-
 from inbox import events, services
 from inbox.models import ConversationEvent, Message
 from inbox.selectors import conversation_queryset
 from inbox.serializers import ConversationSerializer, MessageSerializer
 
-from ..factories import TagFactory
-
-
-def _png() -> SimpleUploadedFile:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (3, 2), "red").save(buffer, format="PNG")
-    return SimpleUploadedFile("a.png", buffer.getvalue(), content_type="image/png")
+from ..factories import TagFactory, png_upload
 
 
 def test_shared_serializers_give_the_api_shapes(conversation, agent, shop):
     conversation.customer.tags.add(TagFactory(shop=shop, name="VIP"))
     services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
-    services.message_send(conversation=conversation, sender_kind="buyer", text="hi", images=[_png()])
+    services.message_send(conversation=conversation, sender_kind="buyer", text="hi", images=[png_upload()])
     services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="好", client_msg_id="c")
     services.conversation_resolve(conversation=conversation, actor=agent)
     loaded = conversation_queryset().get(pk=conversation.pk)

@@ -17,7 +17,7 @@ from inbox import services, tasks
 from inbox.models import Channel, Message
 from inbox.webhook import sign
 
-from ..factories import ConversationFactory, MembershipFactory
+from ..factories import ConversationFactory, MembershipFactory, png_upload
 
 SECRET = "outbound-secret"
 
@@ -126,6 +126,34 @@ def test_success_marks_sent_and_posts_a_signed_body(platform_conversation, agent
     # Agent-only fields stay home.
     assert "delivery_state" not in body["message"]
     assert "is_private" not in body["message"]
+
+
+def test_images_go_as_absolute_signed_links_that_open_them(
+    client, platform_conversation, agent_author, fake_platform, settings
+):
+    settings.SITE_URL = "https://kefu.example.com"
+    message, _ = services.message_send(
+        conversation=platform_conversation, sender_kind="agent", author=agent_author, text="", images=[png_upload()]
+    )
+    tasks.deliver_message.delay(message.pk)
+    [attachment] = json.loads(fake_platform.requests[0]["body"])["message"]["attachments"]
+    assert attachment["url"].startswith("https://kefu.example.com/")
+    assert "?s=" in attachment["url"]
+    assert client.get(attachment["url"].removeprefix("https://kefu.example.com")).status_code == 200
+
+
+def test_without_site_url_an_image_reply_fails_saying_why_and_posts_nothing(
+    platform_conversation, agent_author, fake_platform, settings
+):
+    settings.SITE_URL = ""
+    message, _ = services.message_send(
+        conversation=platform_conversation, sender_kind="agent", author=agent_author, text="", images=[png_upload()]
+    )
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.FAILED
+    assert "SITE_URL" in message.delivery_error
+    assert fake_platform.requests == []
 
 
 def test_second_run_after_sent_does_nothing(platform_conversation, agent_author, fake_platform):

@@ -1,30 +1,19 @@
 """Pages of the inbox: the agent workspace, the buyer chat page, its uploads, the widget, files."""
-import io
 import json
+import time
+from unittest import mock
 
 import pytest
 from django.core import signing
 from django.urls import reverse
-from PIL import Image
 
 from customers.models import Customer
 from inbox import buyer_identity, services, visitor_cookie
+from inbox.attachment_links import LINK_MAX_AGE_SECONDS, attachment_link
 from inbox.buyer_identity import BuyerSession
 from inbox.models import Attachment, Message
 
-from ..factories import ChannelFactory, CustomerFactory, MembershipFactory, ShopFactory, UserFactory
-
-
-def png_bytes(size=(8, 6), color=(255, 90, 31)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def png_upload(name="pic.png", **kwargs):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    return SimpleUploadedFile(name, png_bytes(**kwargs), content_type="image/png")
+from ..factories import ChannelFactory, CustomerFactory, ShopFactory, UserFactory, png_upload
 
 
 def config_of(response) -> dict:
@@ -388,6 +377,43 @@ def test_attachment_of_private_note_never_reaches_the_buyer(client, shop, agent,
     assert client.get(attachment_url(note, session_token)).status_code == 404
     client.force_login(agent)
     assert client.get(attachment_url(note)).status_code == 200
+
+
+def test_a_signed_link_opens_the_image_without_a_login(client, image_message, settings):
+    settings.SITE_URL = "https://kefu.example.com"
+    attachment = image_message.attachments.get()
+    link = attachment_link(attachment.pk)
+    assert link.startswith(f"https://kefu.example.com{reverse('inbox:attachment', args=[attachment.pk])}?s=")
+    response = client.get(link.removeprefix("https://kefu.example.com"))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+
+
+def test_a_signed_link_opens_its_own_image_only_and_not_after_it_expires(client, shop, agent, image_message, settings):
+    settings.SITE_URL = "https://kefu.example.com"
+    other, _ = services.message_send(
+        conversation=image_message.conversation, sender_kind=Message.SenderKind.AGENT, author=agent, images=[png_upload()]
+    )
+    link = attachment_link(image_message.attachments.get().pk).removeprefix("https://kefu.example.com")
+    token = link.split("?s=")[1]
+    other_url = reverse("inbox:attachment", args=[other.attachments.get().pk])
+    assert client.get(f"{other_url}?s={token}").status_code == 404
+    assert client.get(link.replace("?s=", "?s=x")).status_code == 404
+    with mock.patch("time.time", return_value=time.time() + LINK_MAX_AGE_SECONDS + 60):
+        assert client.get(link).status_code == 404
+
+
+def test_a_signed_link_never_opens_a_private_note(client, agent, image_message, settings):
+    settings.SITE_URL = "https://kefu.example.com"
+    note, _ = services.message_send(
+        conversation=image_message.conversation,
+        sender_kind=Message.SenderKind.AGENT,
+        author=agent,
+        images=[png_upload()],
+        is_private=True,
+    )
+    link = attachment_link(note.attachments.get().pk).removeprefix("https://kefu.example.com")
+    assert client.get(link).status_code == 404
 
 
 # --- Translations ----------------------------------------------------------------------
