@@ -365,8 +365,9 @@ def test_attachment_refused_to_a_buyer_of_another_shop_with_same_customer_id_sha
     assert client.get(attachment_url(image_message, foreign)).status_code == 404
 
 
-def test_attachment_of_private_note_never_reaches_the_buyer(client, shop, agent, image_message, session_token):
-    # A note with an image cannot be made through note_add; build one to prove the rule holds.
+@pytest.fixture
+def image_note(agent, image_message):
+    """A private note with an image: note_add cannot make one, so build one to prove the rules hold."""
     note, _ = services.message_send(
         conversation=image_message.conversation,
         sender_kind=Message.SenderKind.AGENT,
@@ -374,9 +375,13 @@ def test_attachment_of_private_note_never_reaches_the_buyer(client, shop, agent,
         images=[png_upload()],
         is_private=True,
     )
-    assert client.get(attachment_url(note, session_token)).status_code == 404
+    return note
+
+
+def test_attachment_of_private_note_never_reaches_the_buyer(client, agent, image_note, session_token):
+    assert client.get(attachment_url(image_note, session_token)).status_code == 404
     client.force_login(agent)
-    assert client.get(attachment_url(note)).status_code == 200
+    assert client.get(attachment_url(image_note)).status_code == 200
 
 
 def test_a_signed_link_opens_the_image_without_a_login(client, image_message, settings):
@@ -389,7 +394,7 @@ def test_a_signed_link_opens_the_image_without_a_login(client, image_message, se
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
 
 
-def test_a_signed_link_opens_its_own_image_only_and_not_after_it_expires(client, shop, agent, image_message, settings):
+def test_a_signed_link_opens_its_own_image_only_and_not_after_it_expires(client, agent, image_message, settings):
     settings.SITE_URL = "https://kefu.example.com"
     other, _ = services.message_send(
         conversation=image_message.conversation, sender_kind=Message.SenderKind.AGENT, author=agent, images=[png_upload()]
@@ -403,16 +408,9 @@ def test_a_signed_link_opens_its_own_image_only_and_not_after_it_expires(client,
         assert client.get(link).status_code == 404
 
 
-def test_a_signed_link_never_opens_a_private_note(client, agent, image_message, settings):
+def test_a_signed_link_never_opens_a_private_note(client, image_note, settings):
     settings.SITE_URL = "https://kefu.example.com"
-    note, _ = services.message_send(
-        conversation=image_message.conversation,
-        sender_kind=Message.SenderKind.AGENT,
-        author=agent,
-        images=[png_upload()],
-        is_private=True,
-    )
-    link = attachment_link(note.attachments.get().pk).removeprefix("https://kefu.example.com")
+    link = attachment_link(image_note.attachments.get().pk).removeprefix("https://kefu.example.com")
     assert client.get(link).status_code == 404
 
 
