@@ -139,7 +139,6 @@ OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 
 # --- Redis: channel layer, Celery broker, cache -----------------------------------------
-
 REDIS_URL = env.str("REDIS_URL", default="")
 
 if REDIS_URL:

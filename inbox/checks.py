@@ -1,4 +1,4 @@
-"""Configuration the inbox needs in production, checked by ``manage.py check --deploy``."""
+"""The inbox's settings, checked by ``manage.py check``; what production needs, by ``check --deploy``."""
 from urllib.parse import urlsplit
 
 from django.conf import settings

@@ -46,7 +46,8 @@ def buyer_group(channel_id: int, buyer_id: str) -> str:
 
 
 async def _send_all(messages: list[tuple[str, dict]]) -> None:
-    await group_send_many(get_channel_layer(), [(group, {"type": "conv.event", "payload": payload}) for group, payload in messages])
+    wrapped = [(group, {"type": "conv.event", "payload": payload}) for group, payload in messages]
+    await group_send_many(get_channel_layer(), wrapped)
 
 
 # A send that fails (a pooled Redis connection found dead after a Redis restart) is tried
@@ -66,9 +67,9 @@ class _Publisher:
 
     async def _run(self) -> None:
         while True:
-            messages = await self.queue.get()
+            messages = list(await self.queue.get())
             while not self.queue.empty():
-                messages = [*messages, *self.queue.get_nowait()]
+                messages.extend(self.queue.get_nowait())
             for attempt in range(1, PUBLISH_ATTEMPTS + 1):
                 try:
                     await _send_all(messages)
