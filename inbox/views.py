@@ -286,8 +286,10 @@ def attachment(request, attachment_id: int):
     """
     link = request.GET.get("s")
     if link:
-        found = Attachment.objects.filter(pk=attachment_id, message__is_private=False).first()
-        if found is None or not attachment_link_opens(link, attachment_id):
+        found = attachment_link_opens(link, attachment_id) and (
+            Attachment.objects.filter(pk=attachment_id, message__is_private=False).first()
+        )
+        if not found:
             raise Http404(_("Not found."))
         return _file_response(found)
     token = request.GET.get("t")
