@@ -96,6 +96,7 @@ def _workspace_strings() -> dict[str, str]:
         "vip": _("VIP %(level)s"),
         "noOrders": _("No orders."),
         "ordersUnavailable": _("Orders are not available."),
+        "moreOrders": _("More orders"),
         "saved": _("Saved"),
         "saveFailed": _("Could not save: %(message)s"),
         "sendFailed": _("Could not send: %(message)s"),

@@ -1,12 +1,14 @@
 """REST face of orders: one class per operation, no business logic."""
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from dianxiaoer.pagination import KeysetPagination
 
 from .models import Order
 from .selectors import order_list
@@ -41,15 +43,20 @@ class OrderSerializer(serializers.ModelSerializer):
 
 
 class OrderListApi(APIView):
-    """``GET /api/v1/orders/?customer=<id>``: a buyer's orders, newest first."""
+    """``GET /api/v1/orders/?customer=<id>``: a buyer's orders, newest first, keyset-paginated."""
+
+    pagination = KeysetPagination(field="placed_at")
 
     class FilterSerializer(serializers.Serializer):
         customer = serializers.IntegerField(min_value=1)
 
     @extend_schema(
         operation_id="orders_list",
-        parameters=[OpenApiParameter("customer", OpenApiTypes.INT, required=True, description="Customer id")],
-        responses=inline_serializer("OrderList", fields={"results": OrderSerializer(many=True)}),
+        parameters=[
+            OpenApiParameter("customer", OpenApiTypes.INT, required=True, description="Customer id"),
+            *KeysetPagination.schema_parameters(),
+        ],
+        responses=KeysetPagination.response_schema("OrderPage", OrderSerializer(many=True)),
     )
     def get(self, request: Request) -> Response:
         if "customer" not in request.query_params:
@@ -57,4 +64,5 @@ class OrderListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         orders = order_list(user=request.user, customer_id=filters.validated_data["customer"])
-        return Response({"results": OrderSerializer(orders, many=True).data})
+        page = self.pagination.paginate(orders, request)
+        return self.pagination.response(page, OrderSerializer(page.results, many=True).data)

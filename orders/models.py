@@ -30,7 +30,8 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["shop", "platform_order_id"], name="order_unique_number_per_shop")
         ]
-        indexes = [models.Index(fields=["customer", "-placed_at"], name="order_customer_recent")]
+        # A buyer's orders page by (placed_at, id), newest first (the side panel's list).
+        indexes = [models.Index(fields=["customer", "-placed_at", "-id"], name="order_customer_recent")]
 
     def __str__(self) -> str:
         return self.platform_order_id

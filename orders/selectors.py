@@ -11,7 +11,7 @@ from .models import Order
 
 
 def order_list(*, user: User, customer_id: int) -> QuerySet[Order]:
-    """A buyer's orders, newest first; 404 when the buyer is unknown or in a shop the user cannot reach."""
+    """A buyer's orders (the caller pages them newest first); 404 when the buyer is unknown or in a shop the user cannot reach."""
     shop_ids = shop_ids_for(user)
     try:
         visible = Customer.objects.filter(pk=customer_id, shop_id__in=shop_ids).exists()
@@ -19,4 +19,4 @@ def order_list(*, user: User, customer_id: int) -> QuerySet[Order]:
         visible = False
     if not visible:
         raise Http404(_("Customer not found."))
-    return Order.objects.filter(customer_id=customer_id, shop_id__in=shop_ids).order_by("-placed_at", "-id")
+    return Order.objects.filter(customer_id=customer_id, shop_id__in=shop_ids)

@@ -920,6 +920,16 @@
     renderThreadHeader();
   }
 
+  const orderRow = (o) =>
+    h(
+      "li",
+      { class: "order" },
+      h("div", { class: "order-top" }, h("span", { class: "mono" }, o.platform_order_id), h("span", { class: `pill pill-order-${o.status}` }, o.status_display || o.status)),
+      (o.items || []).length ? h("div", { class: "order-items" }, o.items.map((i) => `${i.title} ×${i.quantity}`).join("，")) : null,
+      h("div", { class: "order-bottom" }, h("span", { class: "muted" }, timeLabel(o.placed_at)), h("span", { class: "order-amount" }, `¥${o.total_amount}`))
+    );
+
+  /** The buyer's orders, newest first, a page at a time: "more orders" appends the next page. */
   async function loadOrders(customerId, { live = false } = {}) {
     if (!live) els.orders.replaceChildren(h("li", { class: "muted" }, S.loading));
     try {
@@ -930,20 +940,29 @@
         els.orders.replaceChildren(h("li", { class: "muted" }, S.noOrders));
         return;
       }
-      els.orders.replaceChildren(
-        ...orders.map((o) =>
-          h(
-            "li",
-            { class: "order" },
-            h("div", { class: "order-top" }, h("span", { class: "mono" }, o.platform_order_id), h("span", { class: `pill pill-order-${o.status}` }, o.status_display || o.status)),
-            (o.items || []).length ? h("div", { class: "order-items" }, o.items.map((i) => `${i.title} ×${i.quantity}`).join("，")) : null,
-            h("div", { class: "order-bottom" }, h("span", { class: "muted" }, timeLabel(o.placed_at)), h("span", { class: "order-amount" }, `¥${o.total_amount}`))
-          )
-        )
-      );
+      els.orders.replaceChildren(...orders.map(orderRow), ...moreOrders(customerId, body.next));
     } catch (err) {
       els.orders.replaceChildren(h("li", { class: "muted" }, S.ordersUnavailable));
     }
+  }
+
+  function moreOrders(customerId, next) {
+    if (!next) return [];
+    const item = h("li", { class: "orders-more" });
+    const button = h("button", { type: "button", class: "link" }, S.moreOrders);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const body = await api(next);
+        if (!state.customer || state.customer.id !== customerId || !item.isConnected) return;
+        item.replaceWith(...(body.results || []).map(orderRow), ...moreOrders(customerId, body.next));
+      } catch (err) {
+        button.disabled = false;
+        toast(S.ordersUnavailable, "error");
+      }
+    });
+    item.append(button);
+    return [item];
   }
 
   // --- Drafts, modes and the composer ---------------------------------------------------

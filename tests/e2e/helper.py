@@ -11,6 +11,7 @@ through :class:`tests.e2e.conftest.Helper`, one JSON line per call:
 
 Every write goes through the services, like real traffic.
 """
+import datetime
 import json
 import sys
 import time
@@ -121,6 +122,18 @@ def op_shop_token(*, slug: str, buyer_id: str, nickname: str = "") -> str:
 
 
 def op_order(*, slug: str, buyer_id: str, number: str, amount: str, title: str, status: str = Order.Status.PAID) -> int:
+    return _order(slug=slug, buyer_id=buyer_id, number=number, amount=amount, title=title, status=status, placed_at=timezone.now())
+
+
+def op_order_history(*, slug: str, buyer_id: str, count: int) -> None:
+    """``count`` paid orders of one buyer, TB0001 the oldest, a day apart."""
+    now = timezone.now()
+    for n in range(1, count + 1):
+        placed_at = now - datetime.timedelta(days=count - n)
+        _order(slug=slug, buyer_id=buyer_id, number=f"TB{n:04d}", amount="19.90", title="袜子", status=Order.Status.PAID, placed_at=placed_at)
+
+
+def _order(*, slug: str, buyer_id: str, number: str, amount: str, title: str, status: str, placed_at) -> int:
     shop = Shop.objects.get(slug=slug)
     customer = customer_get_or_create(shop=shop, platform_buyer_id=buyer_id)
     order, _ = order_upsert(
@@ -130,7 +143,7 @@ def op_order(*, slug: str, buyer_id: str, number: str, amount: str, title: str, 
         status=status,
         total_amount=amount,
         items=[{"title": title, "sku": "", "quantity": 1, "price": amount}],
-        placed_at=timezone.now(),
+        placed_at=placed_at,
     )
     return order.pk
 

@@ -160,6 +160,22 @@ def test_a_profile_edit_shows_live_on_another_agents_screen(live, browser):
     expect(row_of(watching, sent["conversation_id"])).to_contain_text("VIP5")
 
 
+def test_a_long_order_history_shows_a_page_and_more_on_demand(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-loyal", nickname="老主顾", text="还是上次那款袜子")
+    live.helper("order_history", slug=slug, buyer_id="tb-loyal", count=27)
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    orders = page.locator("[data-testid=customer-orders] .order")
+    expect(orders).to_have_count(25)
+    expect(orders.first).to_contain_text("TB0027")
+    page.get_by_role("button", name="更多订单").click()
+    expect(orders).to_have_count(27)
+    expect(orders.last).to_contain_text("TB0001")
+    expect(page.get_by_role("button", name="更多订单")).to_have_count(0)
+
+
 def test_an_order_paid_meanwhile_shows_in_the_open_panel(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]

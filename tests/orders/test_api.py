@@ -45,15 +45,40 @@ def test_lists_a_buyers_orders_newest_first(client, agent, customer):
 
 def test_buyer_without_orders_gets_an_empty_list(client, agent, customer):
     client.force_login(agent)
-    assert client.get(URL, {"customer": customer.pk}).json() == {"results": []}
+    assert client.get(URL, {"customer": customer.pk}).json() == {"results": [], "next": None}
+
+
+def test_pages_follow_the_next_link_without_skipping_or_repeating(client, agent, customer):
+    now = timezone.now()
+    # Two orders placed in the same instant: the id orders them, and a page may end between them.
+    placed = [now, now - datetime.timedelta(hours=1), now - datetime.timedelta(hours=1), now - datetime.timedelta(days=2)]
+    orders = [OrderFactory(shop=customer.shop, customer=customer, placed_at=at) for at in placed]
+    expected = [orders[0].pk, orders[2].pk, orders[1].pk, orders[3].pk]
+    client.force_login(agent)
+    seen, url, params = [], URL, {"customer": customer.pk, "page_size": 2}
+    while url:
+        body = client.get(url, params).json()
+        seen += [row["id"] for row in body["results"]]
+        url, params = body["next"], None
+    assert seen == expected
+
+
+def test_a_bad_cursor_is_a_400_naming_it(client, agent, customer):
+    client.force_login(agent)
+    response = client.get(URL, {"customer": customer.pk, "cursor": "not-a-cursor"})
+    assert response.status_code == 400
+    assert "cursor" in response.json()["error"]["fields"]
 
 
 def test_query_count_does_not_grow_with_orders(client, agent, customer, django_assert_max_num_queries):
-    for _ in range(5):
+    for _ in range(30):
         OrderFactory(shop=customer.shop, customer=customer)
     client.force_login(agent)
     with django_assert_max_num_queries(6):
-        assert len(client.get(URL, {"customer": customer.pk}).json()["results"]) == 5
+        first = client.get(URL, {"customer": customer.pk}).json()
+    with django_assert_max_num_queries(6):
+        second = client.get(first["next"]).json()
+    assert len(first["results"]) == 25 and len(second["results"]) == 5 and second["next"] is None
 
 
 @pytest.mark.parametrize("params", [{}, {"customer": ""}, {"customer": "abc"}, {"customer": "0"}])
