@@ -203,19 +203,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --- test -----------------------------------------------------------------------------------
 
 
-def ensure_chromium() -> None:
-    """Install Debian's Chromium for the browser tests when we can (root, Debian, apt)."""
-    if CHROMIUM.exists():
+# Debian packages the tests use, each told by a file it installs: the browser tests drive
+# Chromium, the catalog tests run GNU gettext. Without them those tests skip.
+TEST_PACKAGES = {"chromium": CHROMIUM, "gettext": Path("/usr/bin/msgfmt")}
+
+
+def ensure_test_packages() -> None:
+    """Install the missing test packages when we can (root, Debian, apt)."""
+    missing = [package for package, installed in TEST_PACKAGES.items() if not installed.exists()]
+    if not missing:
         return
+    named = " and ".join(missing)
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     if not (is_root and shutil.which("apt-get") and Path("/etc/debian_version").exists()):
-        say(f"{CHROMIUM} is missing and cannot be installed here (needs root on Debian); browser tests will skip")
+        say(f"{named} missing and cannot be installed here (needs root on Debian); the tests needing them will skip")
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-        say("installing Chromium for the browser tests: $ " + " ".join(cmd))
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]):
+        say(f"installing {named} for the tests: $ " + " ".join(cmd))
         if subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL).returncode != 0:
-            say("installing Chromium failed; browser tests will skip")
+            say(f"installing {named} failed; the tests needing them will skip")
             return
 
 
@@ -236,7 +243,7 @@ def has_target(pytest_args: list[str]) -> bool:
 
 def cmd_test(pytest_args: list[str]) -> int:
     python = ensure_venv()
-    ensure_chromium()
+    ensure_test_packages()
     cmd = [str(python), "-m", "pytest"]
     if not has_target(pytest_args):
         cmd.append("tests")
