@@ -230,6 +230,9 @@ STORAGES = {
 # Uploaded chat images: accepted formats and the largest size, in bytes.
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
+# New chat visitors (profiles made by a first message) one client address may bring a shop
+# per hour (inbox/visitor_quota.py); 0 turns the cap off.
+CHAT_NEW_VISITORS_PER_ADDRESS_PER_HOUR = env.int("CHAT_NEW_VISITORS_PER_ADDRESS_PER_HOUR", default=30)
 
 # --- Security ---------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

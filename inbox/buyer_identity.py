@@ -55,11 +55,16 @@ def valid_visitor_id(value: str | None) -> bool:
 
 @dataclass(frozen=True)
 class BuyerSession:
-    """Who a chat session's buyer is: a shop's platform buyer id, with or without a profile yet."""
+    """Who a chat session's buyer is: a shop's platform buyer id, with or without a profile yet.
+
+    ``address`` is the client address a visitor's chat page saw: their first message counts
+    against it (inbox/visitor_quota.py). Empty for buyers a shop vouches for.
+    """
 
     shop_id: int
     buyer_id: str
     nickname: str = ""
+    address: str = ""
 
     @classmethod
     def of(cls, customer: Customer) -> "BuyerSession":
@@ -71,7 +76,10 @@ class BuyerSession:
 
 
 def session_token_issue(buyer: BuyerSession) -> str:
-    return signing.dumps({"s": buyer.shop_id, "b": buyer.buyer_id, "n": buyer.nickname}, salt=SESSION_TOKEN_SALT)
+    claims = {"s": buyer.shop_id, "b": buyer.buyer_id, "n": buyer.nickname}
+    if buyer.address:
+        claims["a"] = buyer.address
+    return signing.dumps(claims, salt=SESSION_TOKEN_SALT)
 
 
 def session_token_read(token: str | None, *, shop_id: int) -> BuyerSession | None:
@@ -84,7 +92,9 @@ def session_token_read(token: str | None, *, shop_id: int) -> BuyerSession | Non
         return None
     if not isinstance(data, dict) or data.get("s") != shop_id or not isinstance(data.get("b"), str) or not data["b"]:
         return None
-    return BuyerSession(shop_id=shop_id, buyer_id=data["b"], nickname=str(data.get("n") or ""))
+    return BuyerSession(
+        shop_id=shop_id, buyer_id=data["b"], nickname=str(data.get("n") or ""), address=str(data.get("a") or "")
+    )
 
 
 def session_token_customer(token: str | None, *, shop_id: int) -> Customer | None:

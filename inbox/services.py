@@ -20,7 +20,7 @@ from dianxiaoer import prepared
 from customers.models import Customer
 from customers.services import customer_get_or_create
 
-from . import events, list_rows, realtime
+from . import events, list_rows, realtime, visitor_quota
 from .attachments import check_image
 from .buyer_identity import BuyerSession
 from .models import Attachment, Channel, Conversation, ConversationEvent, Message
@@ -367,7 +367,8 @@ def buyer_message_send(
     """A known buyer's message (chat socket, chat page): appended to the buyer's open conversation.
 
     ``customer`` is the buyer's profile, or the session of a chat visitor who may have none
-    yet: a valid first message makes it, in the same transaction.
+    yet: a valid first message makes it, in the same transaction, unless the visitor's
+    address brought the shop too many new visitors this hour (``NewVisitorLimit``).
 
     ``conversation_id`` is the conversation the caller believes current. When it still is,
     it is locked directly: the hot path of every chat message, one lock and no profile
@@ -378,6 +379,8 @@ def buyer_message_send(
     if isinstance(customer, BuyerSession):
         if customer.shop_id != channel.shop_id:
             raise ValidationError(_("Customer and channel belong to different shops."))
+        if customer.address and customer.customer() is None:
+            visitor_quota.new_visitor_admit(shop_id=channel.shop_id, address=customer.address)
         customer = customer_get_or_create(
             shop=channel.shop, platform_buyer_id=customer.buyer_id, nickname=customer.nickname
         )

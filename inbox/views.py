@@ -7,7 +7,6 @@ import json
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, JsonResponse
 from django.contrib.auth.views import redirect_to_login
@@ -23,8 +22,9 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Membership, Shop
 from accounts.selectors import shop_ids_for
 from customers.services import customer_get_or_create
+from dianxiaoer.rate_limit import window_hits
 
-from . import buyer_identity, services, visitor_cookie
+from . import buyer_identity, services, visitor_cookie, visitor_quota
 from .attachment_links import attachment_link_opens
 from .buyer_identity import BuyerSession
 from .models import Attachment, Channel, Conversation
@@ -174,7 +174,12 @@ def _chat_buyer(request, shop: Shop, channel: Channel) -> tuple[BuyerSession, st
             return BuyerSession.of(customer), None
     visitor_id = visitor_cookie.visitor_id_of(request)
     new_visitor = None if visitor_id else buyer_identity.new_visitor_id()
-    return BuyerSession(shop_id=shop.pk, buyer_id=buyer_identity.visitor_buyer_id(visitor_id or new_visitor)), new_visitor
+    buyer = BuyerSession(
+        shop_id=shop.pk,
+        buyer_id=buyer_identity.visitor_buyer_id(visitor_id or new_visitor),
+        address=visitor_quota.client_address(request),
+    )
+    return buyer, new_visitor
 
 
 @require_GET
@@ -226,13 +231,7 @@ def chat_upload(request, shop_slug: str):
     images = request.FILES.getlist("image")
     if not images:
         return _error(400, "invalid", _("Choose an image to send."))
-    rate_key = f"dxe:buyer-upload:{shop.pk}:{buyer.buyer_id}"
-    cache.add(rate_key, 0, timeout=60)
-    try:
-        count = cache.incr(rate_key)
-    except ValueError:  # expired between add and incr
-        count = 1
-    if count > BUYER_UPLOADS_PER_MINUTE:
+    if window_hits(f"buyer-upload:{shop.pk}:{buyer.buyer_id}", window_seconds=60) > BUYER_UPLOADS_PER_MINUTE:
         return _error(429, "throttled", _("Too many images; wait a minute."))
     client_msg_id = request.POST.get("client_msg_id") or None
     try:
@@ -245,6 +244,8 @@ def chat_upload(request, shop_slug: str):
         )
     except ValidationError as exc:
         return _error(400, "invalid", " ".join(exc.messages))
+    except visitor_quota.NewVisitorLimit as exc:
+        return _error(429, "throttled", str(exc))
     return JsonResponse(MessageSerializer(message).data, status=201 if created else 200)
 
 

@@ -25,12 +25,13 @@ from asgiref.sync import sync_to_async
 
 from customers.models import Customer
 
-from .. import events, realtime, services
+from .. import events, realtime, services, visitor_quota
 from ..buyer_identity import BuyerSession, session_token_read
 from ..models import Channel, Conversation
 from .base import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
+    FrameError,
     JsonSocket,
     bool_field,
     int_field,
@@ -153,13 +154,16 @@ class BuyerConsumer(JsonSocket):
     # --- Frames --------------------------------------------------------------------------
 
     def _send(self, text: str, client_msg_id: str) -> dict:
-        message, created = services.buyer_message_send(
-            channel=self.web_channel,
-            customer=self.customer or self.buyer,
-            text=text,
-            client_msg_id=client_msg_id,
-            conversation_id=self.conversation_id,
-        )
+        try:
+            message, created = services.buyer_message_send(
+                channel=self.web_channel,
+                customer=self.customer or self.buyer,
+                text=text,
+                client_msg_id=client_msg_id,
+                conversation_id=self.conversation_id,
+            )
+        except visitor_quota.NewVisitorLimit as exc:
+            raise FrameError("throttled", str(exc))
         if self.customer is None:  # the first message made the profile
             self.customer = message.conversation.customer
         full = events.message_data(message)

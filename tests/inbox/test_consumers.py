@@ -590,6 +590,24 @@ async def test_visitor_profile_is_made_by_the_first_message(agent, shop, web_cha
     await close_all(agent_ws, buyer_ws)
 
 
+async def test_a_first_message_past_the_address_cap_gets_an_error_frame(shop, web_channel, settings):
+    settings.CHAT_NEW_VISITORS_PER_ADDRESS_PER_HOUR = 1
+    sockets = []
+    for n in range(2):
+        visitor = BuyerSession(shop_id=shop.pk, buyer_id=f"visitor-{n:032x}", address="203.0.113.9")
+        sockets.append(await open_socket(f"/ws/chat/{shop.slug}/?t={session_token_issue(visitor)}"))
+        await receive_type(sockets[-1], "hello")
+    await buyer_send(sockets[0], "v1", "在吗")
+    await sockets[1].send_json_to({"type": "send", "client_msg_id": "v2", "text": "在吗"})
+    error = await receive_type(sockets[1], "error")
+    assert (error["code"], error["ref"]) == ("throttled", "v2")
+    assert await database_sync_to_async(Customer.objects.filter(shop=shop).count)() == 1
+    # The socket stays up and serves the next frame.
+    await sockets[1].send_json_to({"type": "resync", "last_seq": 0})
+    assert (await receive_type(sockets[1], "resync.done"))["conversation_id"] is None
+    await close_all(*sockets)
+
+
 async def test_buyer_cannot_resync_someone_elses_conversation(shop, conversation, web_channel):
     customer = await database_sync_to_async(CustomerFactory)(shop=shop)
     buyer_ws = await buyer_socket(shop, customer)

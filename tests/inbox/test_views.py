@@ -98,7 +98,10 @@ def test_chat_page_sets_visitor_cookie_and_issues_session_token(client, shop, we
     assert header.endswith("; Partitioned")
     config = config_of(response)
     buyer = buyer_identity.session_token_read(config["token"], shop_id=shop.pk)
-    assert buyer == BuyerSession(shop_id=shop.pk, buyer_id=buyer_identity.visitor_buyer_id(cookie.value))
+    # The address the page saw goes with a visitor: their first message counts against it.
+    assert buyer == BuyerSession(
+        shop_id=shop.pk, buyer_id=buyer_identity.visitor_buyer_id(cookie.value), address="127.0.0.1"
+    )
     assert config["ws"] == f"/ws/chat/{shop.slug}/"
     assert config["upload"] == reverse("inbox:chat_upload", args=[shop.slug])
     # Meant to be embedded by the shop's site: no X-Frame-Options DENY here.
@@ -210,6 +213,19 @@ def test_upload_first_from_a_visitor_makes_their_profile(client, shop, web_chann
     assert response.status_code == 201
     message = Message.objects.get(pk=response.json()["id"])
     assert message.conversation.customer.platform_buyer_id == visitor.buyer_id
+
+
+def test_upload_first_from_a_visitor_past_their_address_cap_is_429(client, shop, web_channel, settings):
+    settings.CHAT_NEW_VISITORS_PER_ADDRESS_PER_HOUR = 1
+    tokens = []
+    for _ in range(2):
+        client.cookies.clear()  # a fresh visitor for each page view
+        tokens.append(config_of(client.get(reverse("inbox:chat", args=[shop.slug])))["token"])
+    assert upload(client, shop, tokens[0], image=png_upload(), client_msg_id="a").status_code == 201
+    refused = upload(client, shop, tokens[1], image=png_upload(), client_msg_id="b")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "throttled"
+    assert Customer.objects.filter(shop=shop).count() == 1
 
 
 def test_upload_retry_with_same_client_msg_id_returns_stored_message(client, shop, web_channel, session_token):
