@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.core import signing
+from django.utils.crypto import salted_hmac
 
 from customers.models import Customer
 
@@ -18,6 +19,7 @@ from .models import Channel
 
 SHOP_TOKEN_SALT = "dxe.buyer-identity"
 SESSION_TOKEN_SALT = "dxe.buyer-session"
+VISITOR_BUYER_ID_SALT = "dxe.visitor-buyer-id"
 SHOP_TOKEN_MAX_AGE = 24 * 3600
 SESSION_TOKEN_MAX_AGE = 30 * 24 * 3600
 
@@ -30,7 +32,11 @@ def shop_token_sign(*, channel: Channel, buyer_id: str, nickname: str = "") -> s
 def shop_token_read(*, channel: Channel, token: str) -> tuple[str, str] | None:
     """The (buyer id, nickname) a shop token vouches for, or None if invalid or expired."""
     try:
-        data = signing.loads(token, key=channel.webhook_secret, salt=SHOP_TOKEN_SALT, max_age=SHOP_TOKEN_MAX_AGE)
+        # Only the channel's secret: Django would also try SECRET_KEY_FALLBACKS for a given key,
+        # letting an old SECRET_KEY vouch for buyers of every shop.
+        data = signing.loads(
+            token, key=channel.webhook_secret, fallback_keys=[], salt=SHOP_TOKEN_SALT, max_age=SHOP_TOKEN_MAX_AGE
+        )
     except signing.BadSignature:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("b"), str) or not data["b"]:
@@ -38,8 +44,17 @@ def shop_token_read(*, channel: Channel, token: str) -> tuple[str, str] | None:
     return data["b"], str(data.get("n") or "")
 
 
-def visitor_buyer_id(visitor_id: str) -> str:
-    return f"visitor-{visitor_id}"
+def visitor_buyer_id(*, shop_id: int, visitor_id: str) -> str:
+    """The platform buyer id of a chat visitor in one shop.
+
+    The visitor id in the cookie is a bearer secret: whoever sends it is that visitor. So the
+    buyer id that the shop's agents see (and the API lists) is a keyed hash of the shop and
+    the visitor id, never the id itself: it cannot be turned back into the cookie, and one
+    browser is a different, unlinkable buyer in each shop. It follows ``SECRET_KEY``:
+    changing the key makes returning visitors new buyers.
+    """
+    digest = salted_hmac(VISITOR_BUYER_ID_SALT, f"{shop_id}:{visitor_id}", algorithm="sha256").hexdigest()
+    return f"visitor-{digest[:32]}"
 
 
 def new_visitor_id() -> str:

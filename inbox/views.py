@@ -176,7 +176,7 @@ def _chat_buyer(request, shop: Shop, channel: Channel) -> tuple[BuyerSession, st
     new_visitor = None if visitor_id else buyer_identity.new_visitor_id()
     buyer = BuyerSession(
         shop_id=shop.pk,
-        buyer_id=buyer_identity.visitor_buyer_id(visitor_id or new_visitor),
+        buyer_id=buyer_identity.visitor_buyer_id(shop_id=shop.pk, visitor_id=visitor_id or new_visitor),
         address=visitor_quota.client_address(request),
     )
     return buyer, new_visitor

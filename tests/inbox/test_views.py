@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 from django.core import signing
+from django.test import Client
 from django.urls import reverse
 
 from customers.models import Customer
@@ -100,12 +101,28 @@ def test_chat_page_sets_visitor_cookie_and_issues_session_token(client, shop, we
     buyer = buyer_identity.session_token_read(config["token"], shop_id=shop.pk)
     # The address the page saw goes with a visitor: their first message counts against it.
     assert buyer == BuyerSession(
-        shop_id=shop.pk, buyer_id=buyer_identity.visitor_buyer_id(cookie.value), address="127.0.0.1"
+        shop_id=shop.pk, buyer_id=buyer_identity.visitor_buyer_id(shop_id=shop.pk, visitor_id=cookie.value), address="127.0.0.1"
     )
     assert config["ws"] == f"/ws/chat/{shop.slug}/"
     assert config["upload"] == reverse("inbox:chat_upload", args=[shop.slug])
     # Meant to be embedded by the shop's site: no X-Frame-Options DENY here.
     assert "X-Frame-Options" not in response
+
+
+def test_a_visitor_is_an_unlinkable_buyer_in_each_shop(client, shop, web_channel, other_shop):
+    ChannelFactory(shop=other_shop)
+    in_a = buyer_identity.session_token_read(config_of(client.get(reverse("inbox:chat", args=[shop.slug])))["token"], shop_id=shop.pk)
+    in_b = buyer_identity.session_token_read(
+        config_of(client.get(reverse("inbox:chat", args=[other_shop.slug])))["token"], shop_id=other_shop.pk
+    )
+    cookie = client.cookies[visitor_cookie.VISITOR_COOKIE].value
+    assert in_a.buyer_id != in_b.buyer_id
+    assert cookie not in in_a.buyer_id and cookie not in in_b.buyer_id
+    # Shop B's agents see B's buyer id; sent as the cookie, it is somebody else in shop A.
+    impostor = Client()
+    impostor.cookies[visitor_cookie.VISITOR_COOKIE] = in_b.buyer_id.removeprefix("visitor-")
+    token = config_of(impostor.get(reverse("inbox:chat", args=[shop.slug])))["token"]
+    assert buyer_identity.session_token_read(token, shop_id=shop.pk).buyer_id != in_a.buyer_id
 
 
 def test_chat_page_returning_visitor_keeps_identity(client, shop, web_channel):
@@ -155,6 +172,13 @@ def test_chat_page_ignores_a_token_signed_by_another_shop(client, shop, web_chan
     buyer = buyer_identity.session_token_read(config_of(response)["token"], shop_id=shop.pk)
     assert buyer.buyer_id.startswith("visitor-")
     assert not Customer.objects.filter(platform_buyer_id="tb-42").exists()
+
+
+def test_a_shop_token_is_checked_against_the_channel_secret_alone(client, shop, web_channel, settings):
+    # Django tries SECRET_KEY_FALLBACKS for a given key too: an old SECRET_KEY must not vouch.
+    settings.SECRET_KEY_FALLBACKS = ["an-old-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"]
+    forged = signing.dumps({"b": "tb-42"}, key=settings.SECRET_KEY_FALLBACKS[0], salt=buyer_identity.SHOP_TOKEN_SALT)
+    assert buyer_identity.shop_token_read(channel=web_channel, token=forged) is None
 
 
 def test_chat_page_unknown_shop_or_no_web_channel_is_404(client, shop):
