@@ -211,7 +211,8 @@ def _append_message(
 
     A retried ``client_msg_id`` is told by the unique constraint, not by a query first: the
     insert skips a conflicting row, and only then is the stored message read (a query after
-    the lock, so on PostgreSQL it sees what a concurrent send of the id committed).
+    the lock, so on PostgreSQL it sees what a concurrent send of the id committed). It is
+    returned only to its own sender: another sender's id is refused.
     """
     now = timezone.now()
     delivers_to_platform = (
@@ -237,6 +238,10 @@ def _append_message(
         existing = Message.objects.filter(conversation=conversation, client_msg_id=client_msg_id).first()
         if existing is None:
             raise IntegrityError(f"Message {conversation.pk}#{message.seq} conflicts with a stored one.")
+        # A retry is the same sender's; anyone else naming the id must not get that message
+        # back (a buyer guessing a private note's id) nor stand in for it.
+        if (existing.sender_kind, existing.author_id, existing.is_private) != (sender_kind, author.pk if author else None, is_private):
+            raise ValidationError(_("This client_msg_id belongs to another message; use a new one."))
         return existing, False
     attachments = [
         Attachment.objects.create(

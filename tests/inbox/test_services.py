@@ -71,6 +71,21 @@ def test_retry_with_same_client_msg_id_returns_stored_message(conversation):
     assert Message.objects.filter(conversation=conversation).count() == 1
 
 
+def test_a_client_msg_id_of_another_sender_is_refused_not_returned(conversation, agent, shop):
+    services.note_add(conversation=conversation, author=agent, text="退款别超过50", client_msg_id="note-1")
+    services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="您好", client_msg_id="r-1")
+    colleague = MembershipFactory(shop=shop).user
+    attempts = [
+        dict(sender_kind="buyer", text="?", client_msg_id="note-1"),  # a buyer guessing a note's id
+        dict(sender_kind="agent", author=colleague, text="?", client_msg_id="r-1"),  # another agent
+        dict(sender_kind="agent", author=agent, text="?", client_msg_id="note-1"),  # a reply naming a note
+    ]
+    for attempt in attempts:
+        with pytest.raises(ValidationError):
+            services.message_send(conversation=conversation, **attempt)
+    assert Message.objects.filter(conversation=conversation).count() == 2
+
+
 def test_agent_reply_clears_wait_and_notes_stay_private(conversation, agent):
     services.message_send(conversation=conversation, sender_kind="buyer", text="问一下")
     services.note_add(conversation=conversation, author=agent, text="老客户")
