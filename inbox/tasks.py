@@ -75,7 +75,8 @@ def delivery_body(message: Message) -> bytes:
 
 
 def post_signed(url: str, secret: str, body: bytes, *, delivery_id: str = "") -> None:
-    """POST ``body`` signed like inbound webhooks; raises ``DeliveryError`` unless answered 2xx."""
+    """POST ``body`` signed as a delivery (``sign(..., outbound=True)``); raises ``DeliveryError``
+    unless answered 2xx."""
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise DeliveryError("outbound URL must be http or https", permanent=True)
     timestamp = str(int(time.time()))
@@ -83,7 +84,7 @@ def post_signed(url: str, secret: str, body: bytes, *, delivery_id: str = "") ->
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": USER_AGENT,
         TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: sign(secret, timestamp, body),
+        SIGNATURE_HEADER: sign(secret, timestamp, body, outbound=True),
     }
     if delivery_id:
         headers["X-Dxe-Delivery"] = delivery_id

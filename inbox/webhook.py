@@ -44,14 +44,22 @@ logger = logging.getLogger(__name__)
 
 TIMESTAMP_HEADER = "X-Dxe-Timestamp"
 SIGNATURE_HEADER = "X-Dxe-Signature"
+OUTBOUND_PREFIX = b"outbound."
 MAX_BODY_BYTES = 256 * 1024
 EVENT_TYPES = ("message", "order")
 _TIMESTAMP_RE = re.compile(r"\d{1,12}")
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """Hex HMAC-SHA256 of ``b"<timestamp>." + body`` under ``secret``: both directions use it."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+def sign(secret: str, timestamp: str, body: bytes, *, outbound: bool = False) -> str:
+    """Hex HMAC-SHA256 under ``secret`` of ``b"<timestamp>." + body`` for a platform's request
+    to us, or of ``b"outbound.<timestamp>." + body`` for our deliveries to it.
+
+    A delivery's body has the shape of an inbound message event; bound to its direction, its
+    signature cannot pass as an inbound one (timestamps are digits), so a captured reply
+    cannot be posted back as the buyer's message.
+    """
+    signed = (OUTBOUND_PREFIX if outbound else b"") + timestamp.encode() + b"." + body
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 class WebhookUnauthorized(APIException):

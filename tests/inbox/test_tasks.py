@@ -97,7 +97,7 @@ def assert_signed(request):
     headers = request["headers"]
     timestamp = headers["X-Dxe-Timestamp"]
     assert abs(time.time() - int(timestamp)) < 60
-    expected = sign(SECRET, timestamp, request["body"])
+    expected = sign(SECRET, timestamp, request["body"], outbound=True)
     assert hmac.compare_digest(headers["X-Dxe-Signature"], expected)
 
 

@@ -185,6 +185,15 @@ def test_replay_of_the_same_signed_request_changes_nothing(client, platform_chan
     assert counts() == before
 
 
+def test_a_delivery_signature_does_not_pass_as_an_inbound_one(client, platform_channel):
+    # Our reply's body has an inbound message's shape: replayed with its headers, it is refused.
+    body = json.dumps(message_event("dxe:message:7", text="您好，已发货")).encode()
+    ts = str(int(time.time()))
+    response = post(client, platform_channel, raw=body, timestamp=ts, signature=sign(SECRET, ts, body, outbound=True))
+    assert response.status_code == 401
+    assert not Message.objects.exists()
+
+
 def test_event_ids_are_per_channel(client, shop, platform_channel):
     other = ChannelFactory(shop=shop, kind=Channel.Kind.PLATFORM_API, name="拼多多")
     assert post(client, platform_channel, message_event("same-id")).status_code == 201
