@@ -7,7 +7,13 @@ the admin as well as in code, so signals catch them: after the change commits, t
 each shop the user's sockets are in are told (``realtime.publish_access_changed``) and close
 that user's sockets with 4403. The workspace then reloads with what the user has now (a
 socket with no shop left is refused).
+
+A socket's user is also read once, from its session: signing out closes the sockets of that
+session, and a password change (which ends the user's other sessions) closes all of the
+user's sockets, so neither a signed-out tab nor a session from before a reset keeps hearing
+and acting for the shops.
 """
+from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
@@ -16,9 +22,11 @@ from accounts.models import Membership, User
 from . import realtime
 
 
-def _changed(user_id: int, shop_ids) -> None:
+def _changed(user_id: int, shop_ids, *, session: str | None = None) -> None:
     for shop_id in set(shop_ids):
-        transaction.on_commit(lambda shop_id=shop_id: realtime.publish_access_changed(shop_id=shop_id, user_id=user_id))
+        transaction.on_commit(
+            lambda shop_id=shop_id: realtime.publish_access_changed(shop_id=shop_id, user_id=user_id, session=session)
+        )
 
 
 def _shops_of(user_id: int) -> list[int]:
@@ -39,16 +47,30 @@ def _membership_saved(sender, instance: Membership, created: bool, **kwargs) -> 
         _changed(instance.user_id, _shops_of(instance.user_id))  # its sockets are in the others' hubs
 
 
+def _user_saving(sender, instance: User, update_fields=None, **kwargs) -> None:
+    if not instance._state.adding and (update_fields is None or "password" in update_fields):
+        instance._password_before = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+
+
 def _user_saved(sender, instance: User, created: bool, update_fields=None, **kwargs) -> None:
-    if created or instance.is_active:
+    password_before = instance.__dict__.pop("_password_before", None)
+    if created:
         return
-    if update_fields is not None and "is_active" not in update_fields:
-        return
-    _changed(instance.pk, _shops_of(instance.pk))
+    deactivated = not instance.is_active and (update_fields is None or "is_active" in update_fields)
+    if deactivated or (password_before is not None and password_before != instance.password):
+        _changed(instance.pk, _shops_of(instance.pk))
+
+
+def _logged_out(sender, request, user, **kwargs) -> None:
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is not None and session_key:
+        _changed(user.pk, _shops_of(user.pk), session=realtime.session_tag(session_key))
 
 
 def connect() -> None:
     post_delete.connect(_membership_deleted, sender=Membership, dispatch_uid="inbox-membership-deleted")
     pre_save.connect(_membership_saving, sender=Membership, dispatch_uid="inbox-membership-saving")
     post_save.connect(_membership_saved, sender=Membership, dispatch_uid="inbox-membership-saved")
-    post_save.connect(_user_saved, sender=User, dispatch_uid="inbox-user-deactivated")
+    pre_save.connect(_user_saving, sender=User, dispatch_uid="inbox-user-saving")
+    post_save.connect(_user_saved, sender=User, dispatch_uid="inbox-user-saved")
+    user_logged_out.connect(_logged_out, dispatch_uid="inbox-user-logged-out")

@@ -29,6 +29,7 @@ import weakref
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 
 from dianxiaoer import layer_relay
 from dianxiaoer.channel_layers import group_send_many
@@ -135,9 +136,15 @@ def publish_on_commit(
     transaction.on_commit(lambda: _send(targets))
 
 
-def publish_access_changed(*, shop_id: int, user_id: int) -> None:
-    """Tell the shop's hubs to close the user's agent sockets (see ``inbox/access_signals.py``)."""
-    _send([(shop_agents_group(shop_id), {"type": "access.changed", "user_id": user_id})])
+def publish_access_changed(*, shop_id: int, user_id: int, session: str | None = None) -> None:
+    """Tell the shop's hubs to close the user's agent sockets (see ``inbox/access_signals.py``):
+    all of them, or with ``session`` (a ``session_tag``) those of that login session only."""
+    _send([(shop_agents_group(shop_id), {"type": "access.changed", "user_id": user_id, "session": session})])
+
+
+def session_tag(session_key: str) -> str:
+    """How the realtime layer names a login session: a keyed hash, never the key itself."""
+    return salted_hmac("dxe.socket-session", session_key).hexdigest()[:32]
 
 
 def publish_ephemeral(*, payload: dict, shop_id: int | None = None, buyer: str | None = None) -> None:

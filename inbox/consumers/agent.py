@@ -61,6 +61,9 @@ class AgentConsumer(JsonSocket):
         super().__init__(*args, **kwargs)
         self.user: User | None = None
         self.user_id: int | None = None
+        # The login session the socket opened with (``realtime.session_tag``): signing out
+        # closes that session's sockets.
+        self.session_tag: str | None = None
         self.shop_ids: list[int] = []
         # Conversations whose full events this socket wants besides its user's own.
         self.watching: frozenset[int] = frozenset()
@@ -89,6 +92,8 @@ class AgentConsumer(JsonSocket):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         hello, came_online = opened
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        self.session_tag = realtime.session_tag(session_key) if session_key else None
         await hub.subscribe(self, self.shop_ids)
         await self.accept()
         await self.send_frame(hello)

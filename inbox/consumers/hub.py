@@ -120,7 +120,10 @@ class ShopHub:
     async def route(self, payload: dict) -> None:
         """Hand one layer payload to the sockets it is for (see the module docstring)."""
         if payload.get("type") == "access.changed":
-            for socket in [s for s in self.sockets if s.user_id == payload.get("user_id")]:
+            session = payload.get("session")
+            for socket in [
+                s for s in self.sockets if s.user_id == payload.get("user_id") and session in (None, s.session_tag)
+            ]:
                 await socket.access_changed()
             return
         if payload.get("type") == "presence":

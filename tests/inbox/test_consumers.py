@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import connections
 from django.test import Client
+from django.urls import reverse
 
 from accounts.models import Membership, Role
 from customers.models import Customer
@@ -880,6 +881,34 @@ async def test_gaining_a_shop_or_a_role_reopens_the_users_sockets(agent, supervi
     await ping_ok(reopened)
     await ping_ok(supervisor_ws)  # the shop's other agents keep theirs
     await close_all(reopened, supervisor_ws)
+
+
+async def test_signing_out_closes_that_sessions_sockets_only(agent, shop):
+    await already_online(agent)
+    signed_in = [Client(), Client()]
+    sockets = []
+    for client in signed_in:
+        await database_sync_to_async(client.force_login)(agent)
+        cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        sockets.append(await open_socket("/ws/agent/", [ORIGIN, (b"cookie", cookie.encode())]))
+        assert (await sockets[-1].receive_json_from())["type"] == "hello"
+    await database_sync_to_async(signed_in[0].post)(reverse("accounts:logout"))
+    assert await receive_close(sockets[0]) == 4403
+    await ping_ok(sockets[1])  # the agent's other login (another browser) keeps its socket
+    await close_all(sockets[1])
+
+
+async def test_a_password_change_closes_the_users_sockets_and_old_sessions_stay_out(agent, shop):
+    await already_online(agent)
+    client = Client()
+    await database_sync_to_async(client.force_login)(agent)
+    cookie = (b"cookie", f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode())
+    agent_ws = await open_socket("/ws/agent/", [ORIGIN, cookie])
+    assert (await agent_ws.receive_json_from())["type"] == "hello"
+    agent.set_password("a-new-password-0987")
+    await database_sync_to_async(agent.save)()
+    assert await receive_close(agent_ws) == 4403
+    await expect_closed(await open_socket("/ws/agent/", [ORIGIN, cookie]), 4401)  # the old session is over
 
 
 # --- The per-process shop hub ----------------------------------------------------------------
