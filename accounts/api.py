@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from dianxiaoer.api_errors import ErrorSerializer
 from dianxiaoer.api_inputs import BodySerializer, StrictCharField, validated
 
+from . import login_guard
 from .models import Membership, User
 from .selectors import membership_require
 
@@ -81,6 +82,8 @@ class TokenCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(self.TokenInputSerializer, request.data)
+        if login_guard.locked(request._request, data["username"]):
+            raise Throttled(detail=login_guard.locked_message())
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None:
             raise ValidationError(_("Wrong username or password."))

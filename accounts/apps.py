@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and shops")
 
     def ready(self) -> None:
-        from .identity_cache import connect
+        from . import identity_cache, login_guard
 
-        connect()
+        identity_cache.connect()
+        login_guard.connect()

@@ -1,5 +1,12 @@
-"""Fixed-window hit counters in the cache: shared by every process when the cache is Redis."""
+"""Fixed-window hit counters in the cache (shared by every process when the cache is Redis),
+and the client address that limits count by."""
 from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+
+def client_address(request) -> str:
+    """The client's address, ``NUM_PROXIES`` proxies back (DRF's throttle identity)."""
+    return BaseThrottle().get_ident(request)
 
 
 def window_hits(key: str, *, window_seconds: int) -> int:

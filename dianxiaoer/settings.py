@@ -131,6 +131,8 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# The guard first: it refuses sign-ins from a (username, address) that failed too often.
+AUTHENTICATION_BACKENDS = ["accounts.login_guard.LoginGuardBackend", "django.contrib.auth.backends.ModelBackend"]
 
 # Platform channels' outbound URLs may reach private addresses (dianxiaoer/safe_http.py).
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Membership, Shop
 from accounts.selectors import shop_ids_for
 from customers.services import customer_get_or_create
-from dianxiaoer.rate_limit import window_hits
+from dianxiaoer.rate_limit import client_address, window_hits
 
 from . import buyer_identity, services, visitor_cookie, visitor_quota
 from .attachment_links import attachment_link_opens
@@ -177,7 +177,7 @@ def _chat_buyer(request, shop: Shop, channel: Channel) -> tuple[BuyerSession, st
     buyer = BuyerSession(
         shop_id=shop.pk,
         buyer_id=buyer_identity.visitor_buyer_id(shop_id=shop.pk, visitor_id=visitor_id or new_visitor),
-        address=visitor_quota.client_address(request),
+        address=client_address(request),
     )
     return buyer, new_visitor
 

@@ -9,7 +9,6 @@ session token. Buyers a shop vouches for (its signed token) are not counted.
 """
 from django.conf import settings
 from django.utils.translation import gettext as _
-from rest_framework.throttling import BaseThrottle
 
 from dianxiaoer.rate_limit import window_hits
 
@@ -21,11 +20,6 @@ class NewVisitorLimit(Exception):
 
     def __init__(self):
         super().__init__(_("Too many new chats from your network; please try again later."))
-
-
-def client_address(request) -> str:
-    """The client's address, ``NUM_PROXIES`` proxies back (DRF's throttle identity)."""
-    return BaseThrottle().get_ident(request)
 
 
 def new_visitor_admit(*, shop_id: int, address: str) -> None:
