@@ -264,7 +264,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "dianxiaoer.api_errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"webhook": "600/minute"},
     # How many proxies in front append to X-Forwarded-For: throttles (the token endpoint's
     # password-guessing limit) count per client address taken that many hops from the end.
     # 0 (direct) ignores the header; DRF's default (None) took the whole header as the

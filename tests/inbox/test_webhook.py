@@ -5,12 +5,13 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from customers.models import Customer
-from inbox import inbound_services
+from inbox import inbound_services, webhook
 from inbox.models import Channel, Conversation, ConversationEvent, InboundEvent, Message
-from inbox.webhook import ChannelRateThrottle, sign
+from inbox.webhook import sign
 from orders.models import Order
 
 from ..factories import ChannelFactory, CustomerFactory, OrderFactory
@@ -413,21 +414,29 @@ def test_oversized_body_is_refused(client, platform_channel):
 
 def test_session_and_csrf_do_not_matter(platform_channel, agent):
     """An agent's browser session neither helps nor hurts: the HMAC is the only credential."""
-    from django.test import Client
-
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(agent)
     assert post(browser, platform_channel, message_event()).status_code == 201
     assert_error(post(browser, platform_channel, message_event("evt-2"), secret="wrong"), 401)
 
 
-def test_throttle_is_per_channel(client, shop, platform_channel, monkeypatch):
-    monkeypatch.setattr(ChannelRateThrottle, "THROTTLE_RATES", {"webhook": "2/minute"})
+def test_signed_requests_are_throttled_per_channel(client, shop, platform_channel, monkeypatch):
+    monkeypatch.setattr(webhook, "SIGNED_PER_CHANNEL_PER_MINUTE", 2)
     other = ChannelFactory(shop=shop, kind=Channel.Kind.PLATFORM_API)
     assert post(client, platform_channel, message_event("a")).status_code == 201
     assert post(client, platform_channel, message_event("b")).status_code == 201
     assert_error(post(client, platform_channel, message_event("c")), 429, "throttled")
     assert post(client, other, message_event("c")).status_code == 201
+
+
+def test_a_stranger_knowing_the_url_cannot_use_up_the_channels_budget(platform_channel, monkeypatch):
+    monkeypatch.setattr(webhook, "SIGNED_PER_CHANNEL_PER_MINUTE", 2)
+    monkeypatch.setattr(webhook, "REFUSED_PER_ADDRESS_PER_MINUTE", 3)
+    stranger, platform = Client(REMOTE_ADDR="198.51.100.7"), Client(REMOTE_ADDR="203.0.113.9")
+    codes = [post(stranger, platform_channel, message_event(f"x{n}"), secret="guess").status_code for n in range(5)]
+    assert codes == [401, 401, 401, 429, 429]  # then not even checked
+    assert post(platform, platform_channel, message_event("a")).status_code == 201
+    assert post(platform, platform_channel, message_event("b")).status_code == 201
 
 
 # --- Refusals: what is sent -----------------------------------------------------------------
