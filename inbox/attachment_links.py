@@ -1,9 +1,11 @@
-"""Links to chat images for whoever has neither a session nor a buyer token: the platforms.
+"""Links to chat images for whoever has no agent session: buyers and platforms.
 
-An agent's reply to a platform buyer (``inbox.tasks.deliver_message``) carries its images as
-links that the platform fetches and shows itself. Such a link must be absolute (``SITE_URL``)
-and must open the image without a login. It carries a signed token that names the attachment
-and expires; ``views.attachment`` accepts it as ``?s=``.
+A link carries a signed token that names one attachment and expires; ``views.attachment``
+accepts it as ``?s=``. The buyer's page gets such links in its messages, so an image address
+copied out of the chat opens that image for a while, not the buyer's whole chat (as their
+session token in the URL did). An agent's reply to a platform buyer
+(``inbox.tasks.deliver_message``) carries absolute ones (``SITE_URL``), which the platform
+fetches and shows itself.
 """
 from urllib.parse import urlencode
 
@@ -18,12 +20,17 @@ LINK_SALT = "inbox.attachment-link"
 LINK_MAX_AGE_SECONDS = 7 * 24 * 3600
 
 
+def attachment_path(attachment_id: int) -> str:
+    """The signed path of an image (for the buyer's page)."""
+    token = signing.TimestampSigner(salt=LINK_SALT).sign(str(attachment_id))
+    return f"{reverse('inbox:attachment', args=[attachment_id])}?{urlencode({'s': token})}"
+
+
 def attachment_link(attachment_id: int) -> str:
     """The absolute, signed URL of an image; ImproperlyConfigured without ``SITE_URL``."""
     if not settings.SITE_URL:
         raise ImproperlyConfigured("SITE_URL is not set, so images cannot be linked for the platform.")
-    token = signing.TimestampSigner(salt=LINK_SALT).sign(str(attachment_id))
-    return f"{settings.SITE_URL}{reverse('inbox:attachment', args=[attachment_id])}?{urlencode({'s': token})}"
+    return f"{settings.SITE_URL}{attachment_path(attachment_id)}"
 
 
 def attachment_link_opens(token: str, attachment_id: int) -> bool:

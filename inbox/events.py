@@ -16,6 +16,7 @@ Each event has an agent form and, when the buyer may see it, a buyer form:
 """
 from django.urls import reverse
 
+from .attachment_links import attachment_path
 from .list_rows import conversation_row, iso_datetime
 from .models import Conversation, ConversationEvent, Message
 
@@ -70,8 +71,11 @@ def message_data(message: Message) -> dict:
 
 
 def buyer_message_data(full: dict) -> dict:
-    """The buyer's view of a serialized message (``full`` is :func:`message_data` output)."""
+    """The buyer's view of a serialized message (``full`` is :func:`message_data` output):
+    its images open by signed links (``attachment_links``), the buyer having no session."""
     data = {field: full[field] for field in BUYER_MESSAGE_FIELDS}
+    if data["attachments"]:
+        data["attachments"] = [{**image, "url": attachment_path(image["id"])} for image in data["attachments"]]
     author = full.get("author")
     data["author"] = {"nickname": author["nickname"]} if author else None
     return data

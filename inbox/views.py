@@ -24,11 +24,10 @@ from accounts.selectors import shop_ids_for
 from customers.services import customer_get_or_create
 from dianxiaoer.rate_limit import client_address, window_hits
 
-from . import buyer_identity, services, visitor_cookie, visitor_quota
+from . import buyer_identity, events, services, visitor_cookie, visitor_quota
 from .attachment_links import attachment_link_opens
 from .buyer_identity import BuyerSession
-from .models import Attachment, Channel, Conversation
-from .serializers import MessageSerializer
+from .models import Attachment, Channel
 
 # The buyer's session token travels in this header (or the ``token`` form field) on uploads,
 # and as ``?t=`` on image URLs (an <img> cannot send headers).
@@ -246,7 +245,7 @@ def chat_upload(request, shop_slug: str):
         return _error(400, "invalid", " ".join(exc.messages))
     except visitor_quota.NewVisitorLimit as exc:
         return _error(429, "throttled", str(exc))
-    return JsonResponse(MessageSerializer(message).data, status=201 if created else 200)
+    return JsonResponse(events.buyer_message_data(events.message_data(message)), status=201 if created else 200)
 
 
 @require_GET
@@ -280,12 +279,9 @@ def _file_response(found: Attachment) -> FileResponse:
 
 @require_GET
 def attachment(request, attachment_id: int):
-    """An uploaded image: for members of its shop, for the buyer of its conversation, or for
-    whoever holds a signed link to it (``attachment_links``: what a platform is sent).
-
-    A buyer proves who they are with their session token as ``?t=``; they get the images of
-    their own conversations only, never those of private notes.
-    """
+    """An uploaded image: for members of its shop, or for whoever holds a signed link to it
+    (``attachment_links``: what the buyer's page and a platform are given; never a private
+    note's image)."""
     link = request.GET.get("s")
     if link:
         found = attachment_link_opens(link, attachment_id) and (
@@ -294,23 +290,9 @@ def attachment(request, attachment_id: int):
         if not found:
             raise Http404(_("Not found."))
         return _file_response(found)
-    token = request.GET.get("t")
-    if request.user.is_authenticated:
-        found = Attachment.objects.filter(pk=attachment_id, shop_id__in=shop_ids_for(request.user)).first()
-        if found is not None:
-            return _file_response(found)
-    if token:
-        found = (
-            Attachment.objects.filter(pk=attachment_id, message__is_private=False)
-            .select_related("message__conversation")
-            .first()
-        )
-        if found is not None:
-            customer = buyer_identity.session_token_customer(token, shop_id=found.shop_id)
-            conversation: Conversation = found.message.conversation
-            if customer is not None and conversation.customer_id == customer.pk:
-                return _file_response(found)
-        raise Http404(_("Not found."))
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    raise Http404(_("Not found."))
+    found = Attachment.objects.filter(pk=attachment_id, shop_id__in=shop_ids_for(request.user)).first()
+    if found is None:
+        raise Http404(_("Not found."))
+    return _file_response(found)

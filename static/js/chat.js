@@ -49,8 +49,6 @@
   const order = (convId, seq) => [convId || Number.MAX_SAFE_INTEGER, seq || 0];
   const before = (a, b) => a[0] - b[0] || a[1] - b[1];
 
-  const withToken = (url) => `${url}${url.includes("?") ? "&" : "?"}t=${encodeURIComponent(token)}`;
-
   function nearBottom() {
     const b = els.body;
     return b.scrollHeight - b.scrollTop - b.clientHeight < 80;
@@ -68,7 +66,7 @@
     if (m.sender_kind === "system") return h("div", { class: "line" }, h("span", null, m.text));
     const mine = m.sender_kind === "buyer";
     const images = (m.attachments || []).map((a) => {
-      const src = a.local ? a.url : withToken(a.url);
+      const src = a.url;
       const ratio = a.width && a.height ? `aspect-ratio: ${a.width} / ${a.height}` : null;
       return h(
         "button",
@@ -259,7 +257,7 @@
     els.connText.textContent = s === "open" ? S.connected : s === "connecting" ? S.connecting : S.offline;
   }
 
-  const socket = new window.DXE.ReconnectingSocket(window.DXE.wsUrl(withToken(cfg.ws)), {
+  const socket = new window.DXE.ReconnectingSocket(window.DXE.wsUrl(`${cfg.ws}?t=${encodeURIComponent(token)}`), {
     onFrame,
     onState,
     onClose(code) {

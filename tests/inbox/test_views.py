@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from customers.models import Customer
-from inbox import buyer_identity, services, visitor_cookie
+from inbox import buyer_identity, events, services, visitor_cookie
 from inbox.attachment_links import LINK_MAX_AGE_SECONDS, attachment_link
 from inbox.buyer_identity import BuyerSession
 from inbox.models import Attachment, Message
@@ -363,9 +363,8 @@ def image_message(shop, web_channel, buyer):
     return message
 
 
-def attachment_url(message, token=None):
-    url = reverse("inbox:attachment", args=[message.attachments.get().pk])
-    return f"{url}?t={token}" if token else url
+def attachment_url(message):
+    return reverse("inbox:attachment", args=[message.attachments.get().pk])
 
 
 def test_attachment_for_shop_member(client, agent, image_message):
@@ -387,22 +386,14 @@ def test_attachment_of_another_shop_is_404(client, outsider, image_message):
     assert client.get(attachment_url(image_message)).status_code == 404
 
 
-def test_attachment_for_the_buyer_with_session_token(client, image_message, session_token):
-    response = client.get(attachment_url(image_message, session_token))
-    assert response.status_code == 200
-    assert response["Content-Type"] == "image/png"
-
-
-def test_attachment_refused_to_another_buyer(client, shop, image_message):
-    stranger = buyer_identity.session_token_issue(BuyerSession.of(CustomerFactory(shop=shop)))
-    assert client.get(attachment_url(image_message, stranger)).status_code == 404
-    assert client.get(attachment_url(image_message, "garbage")).status_code == 404
-
-
-def test_attachment_refused_to_a_buyer_of_another_shop_with_same_customer_id_shape(client, image_message):
-    other_shop = ShopFactory()
-    foreign = buyer_identity.session_token_issue(BuyerSession.of(CustomerFactory(shop=other_shop)))
-    assert client.get(attachment_url(image_message, foreign)).status_code == 404
+def test_the_buyer_sees_images_by_signed_links_not_by_their_session_token(client, image_message, session_token):
+    shown = events.buyer_message_data(events.message_data(image_message))
+    url = shown["attachments"][0]["url"]
+    assert "?s=" in url and session_token not in url
+    response = client.get(url)
+    assert (response.status_code, response["Content-Type"]) == (200, "image/png")
+    # A session token in the URL (a copied image address used to carry one) opens nothing.
+    assert client.get(attachment_url(image_message) + f"?t={session_token}").status_code == 302
 
 
 @pytest.fixture
@@ -418,8 +409,7 @@ def image_note(agent, image_message):
     return note
 
 
-def test_attachment_of_private_note_never_reaches_the_buyer(client, agent, image_note, session_token):
-    assert client.get(attachment_url(image_note, session_token)).status_code == 404
+def test_the_image_of_a_private_note_opens_for_agents(client, agent, image_note):
     client.force_login(agent)
     assert client.get(attachment_url(image_note)).status_code == 200
 
@@ -452,41 +442,3 @@ def test_a_signed_link_never_opens_a_private_note(client, image_note, settings):
     settings.SITE_URL = "https://kefu.example.com"
     link = attachment_link(image_note.attachments.get().pk).removeprefix("https://kefu.example.com")
     assert client.get(link).status_code == 404
-
-
-# --- Translations ----------------------------------------------------------------------
-
-
-def _po_entries(path):
-    """(msgid, msgstr) pairs of a .po file (no plural forms are used in this project)."""
-    import ast
-
-    entries, current, field = [], {}, None
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
-        if line.startswith("msgid "):
-            current, field = {"msgid": ast.literal_eval(line[6:]), "msgstr": ""}, "msgid"
-        elif line.startswith("msgstr "):
-            current["msgstr"], field = ast.literal_eval(line[7:]), "msgstr"
-        elif line.startswith('"') and field:
-            current[field] += ast.literal_eval(line)
-        elif not line.strip() and current:
-            entries.append((current["msgid"], current["msgstr"]))
-            current, field = {}, None
-    return [(msgid, msgstr) for msgid, msgstr in entries if msgid]
-
-
-def test_chinese_catalog_is_complete_and_compiled():
-    """Every string has a Chinese translation, and the committed .mo matches the .po."""
-    import gettext
-    from pathlib import Path
-
-    from django.conf import settings
-
-    folder = Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "LC_MESSAGES"
-    entries = _po_entries(folder / "django.po")
-    assert len(entries) > 100
-    assert [msgid for msgid, msgstr in entries if not msgstr] == []
-    with (folder / "django.mo").open("rb") as handle:
-        compiled = gettext.GNUTranslations(handle)
-    stale = [msgid for msgid, msgstr in entries if compiled.gettext(msgid) != msgstr]
-    assert stale == [], "run compilemessages: django.mo is older than django.po"
