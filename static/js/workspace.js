@@ -144,12 +144,12 @@
     }
     const url = /^https?:|^\//.test(path) ? path : API + path;
     const res = await fetch(url, opts);
-    if (res.status === 401 || res.status === 403) {
-      if (res.status === 401 || res.redirected) window.location.reload();
-    }
     let body = null;
     const type = res.headers.get("Content-Type") || "";
     if (type.includes("json")) body = await res.json();
+    // Signed out (here, elsewhere, or by a password change): the reload lands on the login page.
+    const signedOut = res.status === 401 || (res.status === 403 && body && body.error && body.error.code === "not_authenticated");
+    if (signedOut || (res.status === 403 && res.redirected)) window.location.reload();
     if (!res.ok) {
       const message = (body && body.error && body.error.message) || `${res.status} ${res.statusText}`;
       throw new ApiError(res.status, message);
@@ -1257,13 +1257,19 @@
     onFrame,
     onState,
     onClose(code) {
-      // 4401/4403: the session is gone (signed out elsewhere): the login page says so.
+      // 4401/4403: the session is gone (signed out, here or elsewhere) or the user's shops
+      // changed: a reload shows the login page or what the user has now. Not while this page
+      // is already leaving (its own sign-out form closes the socket too).
       if (code === 4401 || code === 4403) {
-        window.location.reload();
+        if (!leaving) window.location.reload();
         return "stop";
       }
       return null;
     },
+  });
+  let leaving = false;
+  window.addEventListener("beforeunload", () => {
+    leaving = true;
   });
   window.dxeSocket = socket; // console and browser-test hook: dxeSocket.drop(ms)
 

@@ -271,6 +271,18 @@ def test_login_logout_and_no_shop_page(live, browser):
     shot(other, "no-membership")
 
 
+def test_signing_out_in_another_tab_sends_this_one_to_the_login_page(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    page = browser.agent_page(seed["agents"][0])
+    other_tab = page.context.new_page()
+    other_tab.goto(live.url("/inbox/"))
+    other_tab.wait_for_selector('#conn[data-state="open"]')
+    other_tab.click("[data-testid=logout]")
+    expect(other_tab).to_have_url(live.url("/accounts/login/"))
+    # The first tab's socket closes with the session: it reloads onto the login page.
+    expect(page).to_have_url(live.url("/accounts/login/?next=/inbox/"))
+
+
 def test_platform_reply_shows_its_delivery_state(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]
