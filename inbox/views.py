@@ -98,6 +98,7 @@ def _workspace_strings() -> dict[str, str]:
         "moreOrders": _("More orders"),
         "saved": _("Saved"),
         "saveFailed": _("Could not save: %(message)s"),
+        "offlineError": _("Cannot reach the server; check the connection and retry."),
         "sendFailed": _("Could not send: %(message)s"),
         "uploadFailed": _("Could not upload: %(message)s"),
         "error": _("Something went wrong."),
@@ -132,7 +133,11 @@ def workspace(request):
         "ws": "/ws/agent/",
         "strings": _workspace_strings(),
     }
-    return render(request, "inbox/workspace.html", {"config": config, "memberships": memberships})
+    return render(
+        request,
+        "inbox/workspace.html",
+        {"config": config, "memberships": memberships, "max_text_length": services.MAX_TEXT_LENGTH},
+    )
 
 
 # --- Buyer chat page -------------------------------------------------------------------
@@ -200,7 +205,12 @@ def chat_page(request, shop_slug: str):
     response = render(
         request,
         "chat/buyer.html",
-        {"shop": shop, "config": config, "embedded": request.GET.get("embed") == "1"},
+        {
+            "shop": shop,
+            "config": config,
+            "embedded": request.GET.get("embed") == "1",
+            "max_text_length": services.MAX_TEXT_LENGTH,
+        },
     )
     if new_visitor:
         visitor_cookie.remember_visitor(response, new_visitor, secure=request.is_secure())

@@ -143,7 +143,12 @@
       delete opts.json;
     }
     const url = /^https?:|^\//.test(path) ? path : API + path;
-    const res = await fetch(url, opts);
+    let res;
+    try {
+      res = await fetch(url, opts);
+    } catch (err) {
+      throw new ApiError(0, S.offlineError); // the browser's own text is English ("Failed to fetch")
+    }
     let body = null;
     const type = res.headers.get("Content-Type") || "";
     if (type.includes("json")) body = await res.json();

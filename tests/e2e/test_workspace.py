@@ -283,6 +283,19 @@ def test_signing_out_in_another_tab_sends_this_one_to_the_login_page(live, brows
     expect(page).to_have_url(live.url("/accounts/login/?next=/inbox/"))
 
 
+def test_a_long_nickname_ends_in_an_ellipsis_clear_of_the_thread_actions(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    nickname = "超长昵称的买家" * 14
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-long", nickname=nickname, text="在吗")
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    name = page.locator("[data-testid=thread-name]")
+    expect(name).to_have_text(nickname)
+    name_box, actions_box = name.bounding_box(), page.locator(".thread-actions").bounding_box()
+    assert name_box["x"] + name_box["width"] <= actions_box["x"]
+
+
 def test_platform_reply_shows_its_delivery_state(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]

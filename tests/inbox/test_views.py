@@ -43,6 +43,8 @@ def test_workspace_renders_for_member(client, agent, shop):
     assert config["strings"]["read"]  # translated strings for the script
     assert "csrftoken" in response.cookies
     assert response["Cache-Control"].startswith("max-age=0")
+    # The composer stops where the server would refuse, so a long reply is not typed in vain.
+    assert f'maxlength="{services.MAX_TEXT_LENGTH}"' in response.content.decode()
 
 
 def test_workspace_without_membership_is_a_friendly_403(client, db):
