@@ -51,12 +51,26 @@ async def listen(deliver: Callable[[list[tuple[str, dict]]], None]) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # left by a server that stopped
     try:
-        _server = await asyncio.start_unix_server(take, path=path)
+        _server = await asyncio.start_unix_server(take, sock=_private_socket(path))
     except OSError:
         logger.exception("channel relay: cannot listen on %s; other processes' events stay there", path)
         return
     _server_loop = loop
-    os.chmod(path, 0o600)
+
+
+def _private_socket(path: str) -> socket.socket:
+    """A Unix socket bound at ``path`` for its owner only from the start: a chmod after bind
+    would leave a moment in which another local user could connect and inject events."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    previous = os.umask(0o177)
+    try:
+        sock.bind(path)
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.umask(previous)
+    return sock
 
 
 def forward(messages: list[tuple[str, dict]]) -> bool:
