@@ -835,6 +835,19 @@
 
   // --- Customer panel -------------------------------------------------------------------
 
+  /** Back online: load what the open conversation could not while the server was away. */
+  async function retryActive() {
+    const id = state.activeId;
+    if (id === null) return;
+    if (!state.customer || state.customer.loading) loadCustomer(state.convs.get(id));
+    const t = state.threads.get(id);
+    if (!t || t.loaded) return;
+    await loadThread(id);
+    if (state.activeId !== id) return;
+    renderThread({ forceBottom: true });
+    markRead(id);
+  }
+
   async function loadCustomer(conv) {
     if (!conv || !conv.customer) return;
     const customerId = conv.customer.id;
@@ -1189,7 +1202,10 @@
         resync(state.threads.keys());
         for (const t of state.threads.values()) t.readSent = 0;
         state.outbox.flush(true);
-        if (state.hellos > 1) refreshFirstPage();
+        if (state.hellos > 1) {
+          refreshFirstPage();
+          retryActive();
+        }
         if (state.activeId !== null) markRead(state.activeId);
         break;
       }

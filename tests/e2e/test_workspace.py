@@ -296,6 +296,20 @@ def test_a_long_nickname_ends_in_an_ellipsis_clear_of_the_thread_actions(live, b
     assert name_box["x"] + name_box["width"] <= actions_box["x"]
 
 
+def test_a_conversation_opened_while_the_server_was_away_loads_once_it_is_back(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-away", nickname="等回复", text="发货了吗")
+    page = browser.agent_page(agent)
+    page.route("**/api/v1/**", lambda route: route.abort())  # the server is away
+    page.evaluate("window.dxeSocket.drop(3000)")
+    row_of(page, sent["conversation_id"]).click()
+    expect(page.locator(".toast").first).to_be_visible()  # loading failed
+    page.unroute("**/api/v1/**")  # back; the socket reconnects a moment later
+    expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["发货了吗"], timeout=10_000)
+    expect(page.locator("[data-testid=customer-name]")).to_have_text("等回复")
+
+
 def test_platform_reply_shows_its_delivery_state(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]
