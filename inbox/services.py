@@ -240,7 +240,8 @@ def _append_message(
             raise IntegrityError(f"Message {conversation.pk}#{message.seq} conflicts with a stored one.")
         # A retry is the same sender's; anyone else naming the id must not get that message
         # back (a buyer guessing a private note's id) nor stand in for it.
-        if (existing.sender_kind, existing.author_id, existing.is_private) != (sender_kind, author.pk if author else None, is_private):
+        sender = (sender_kind, author.pk if author else None, is_private)
+        if (existing.sender_kind, existing.author_id, existing.is_private) != sender:
             raise ValidationError(_("This client_msg_id belongs to another message; use a new one."))
         return existing, False
     attachments = [
