@@ -14,6 +14,14 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class Conflict(exceptions.APIException):
+    """The request was made against a state someone else has changed meanwhile."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The resource was changed meanwhile."
+    default_code = "conflict"
+
+
 def _first_message(detail) -> str:
     if isinstance(detail, dict):
         for value in detail.values():

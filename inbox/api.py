@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Role, User
 from accounts.selectors import membership_require
-from dianxiaoer.api_errors import ErrorSerializer
+from dianxiaoer.api_errors import Conflict, ErrorSerializer
 from dianxiaoer.api_inputs import BodySerializer, StrictCharField, validated
 from dianxiaoer.pagination import KeysetPagination
 
@@ -34,6 +34,7 @@ ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
     403: OpenApiResponse(ErrorSerializer, description="Your role does not allow this"),
     404: OpenApiResponse(ErrorSerializer, description="Unknown, or not in your shops"),
+    409: OpenApiResponse(ErrorSerializer, description="Changed meanwhile by someone else; nothing was changed"),
 }
 
 
@@ -239,11 +240,17 @@ class ConversationAssignApi(APIView):
 
     class AssignInputSerializer(BodySerializer):
         assignee_id = serializers.IntegerField(min_value=1, allow_null=True)
+        expected_assignee_id = serializers.IntegerField(
+            min_value=1,
+            allow_null=True,
+            required=False,
+            help_text="Assign only if this is still the assignee (null: still unassigned), else 409",
+        )
 
     @extend_schema(
         operation_id="conversations_assign",
         request=AssignInputSerializer,
-        responses={200: ConversationSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+        responses={200: ConversationSerializer, 400: ERRORS[400], 404: ERRORS[404], 409: ERRORS[409]},
     )
     def post(self, request: Request, conversation_id: int) -> Response:
         conversation = _conversation(request, conversation_id)
@@ -254,7 +261,15 @@ class ConversationAssignApi(APIView):
             assignee = User.objects.filter(pk=data["assignee_id"], is_active=True).first()
             if assignee is None:
                 raise ValidationError({"assignee_id": [_("That user is not a member of this shop.")]})
-        conversation = services.conversation_assign(conversation=conversation, assignee=assignee, actor=request.user)
+        try:
+            conversation = services.conversation_assign(
+                conversation=conversation,
+                assignee=assignee,
+                actor=request.user,
+                expected_assignee_id=data.get("expected_assignee_id", services.UNCHECKED),
+            )
+        except services.AssigneeChanged as changed:
+            raise Conflict(str(changed)) from None
         return Response(ConversationSerializer(conversation).data)
 
 

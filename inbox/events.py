@@ -150,6 +150,28 @@ def history_events(
     return [payload for _, payload in built]
 
 
-def typing_frame(*, conversation_id: int, side: str, is_typing: bool, name: str) -> dict:
-    """A ready ``typing`` frame (never stored, so it has no seq and is never resynced)."""
-    return {"type": "typing", "conversation_id": conversation_id, "side": side, "is_typing": is_typing, "name": name}
+def typing_frame(*, conversation_id: int, side: str, is_typing: bool, name: str, user_id: int | None = None) -> dict:
+    """A ready ``typing`` frame (never stored, so it has no seq and is never resynced).
+
+    Agents are told which agent types (``user_id``): someone else answering the buyer.
+    """
+    frame = {"type": "typing", "conversation_id": conversation_id, "side": side, "is_typing": is_typing, "name": name}
+    if user_id is not None:
+        frame["user_id"] = user_id
+    return frame
+
+
+def viewing_frame(*, conversation_id: int, user_id: int, name: str, viewing: bool, ask: bool) -> dict:
+    """A ready ``viewing`` frame: an agent opened (or left) a conversation's thread.
+
+    ``ask``: the agent has just opened it, and those viewing it answer with their own frame,
+    so each learns of the other at once (not at the next refresh).
+    """
+    return {
+        "type": "viewing",
+        "conversation_id": conversation_id,
+        "user_id": user_id,
+        "name": name,
+        "viewing": viewing,
+        "ask": ask,
+    }

@@ -147,16 +147,10 @@ def session_tag(session_key: str) -> str:
     return salted_hmac("dxe.socket-session", session_key).hexdigest()[:32]
 
 
-def publish_ephemeral(*, payload: dict, shop_id: int | None = None, buyer: str | None = None) -> None:
-    """Send a state-less signal (typing) right away: it is never stored, so never resynced.
-
-    It goes to the agents of ``shop_id`` and to the ``buyer`` group, each unless None.
-    """
-    _send(
-        _targets(
-            shop_id=shop_id,
-            agent_payload=payload if shop_id is not None else None,
-            buyer=buyer,
-            buyer_payload=payload if buyer is not None else None,
-        )
-    )
+def publish_ephemeral(
+    *, shop_id: int | None = None, agent_payload: dict | None = None, buyer: str | None = None, buyer_payload: dict | None = None
+) -> None:
+    """Send a state-less signal (typing, viewing) right away: it is never stored, so never
+    resynced. ``agent_payload`` goes to the agents of ``shop_id``, ``buyer_payload`` to the
+    ``buyer`` group, each unless None."""
+    _send(_targets(shop_id=shop_id, agent_payload=agent_payload, buyer=buyer, buyer_payload=buyer_payload))

@@ -63,13 +63,13 @@ def conversation_get(*, user: User, conversation_id: int) -> Conversation:
         raise Http404(_("Conversation not found."))
 
 
-def conversation_buyers(*, user: User, conversation_ids: list[int]) -> dict[int, tuple[int, str]]:
-    """``{conversation id: (channel id, platform buyer id)}`` of those of ``conversation_ids``
-    the user may see."""
+def conversation_buyers(*, user: User, conversation_ids: list[int]) -> dict[int, tuple[int, int, str]]:
+    """``{conversation id: (shop id, channel id, platform buyer id)}`` of those of
+    ``conversation_ids`` the user may see."""
     rows = Conversation.objects.filter(pk__in=conversation_ids, shop_id__in=shop_ids_for(user)).values_list(
-        "pk", "channel_id", "customer__platform_buyer_id"
+        "pk", "shop_id", "channel_id", "customer__platform_buyer_id"
     )
-    return {pk: (channel_id, buyer_id) for pk, channel_id, buyer_id in rows}
+    return {pk: (shop_id, channel_id, buyer_id) for pk, shop_id, channel_id, buyer_id in rows}
 
 
 def message_list(*, conversation: Conversation, after_seq: int = 0, include_private: bool, limit: int = 200) -> list[Message]:

@@ -320,8 +320,9 @@ def message_send(
     text, checked_images = _check_message(
         sender_kind=sender_kind, text=text, author=author, client_msg_id=client_msg_id, images=images, is_private=is_private
     )
-    return _append_message(
-        _lock(conversation),
+    conversation = _lock(conversation)
+    message, created = _append_message(
+        conversation,
         sender_kind=sender_kind,
         text=text,
         author=author,
@@ -329,6 +330,12 @@ def message_send(
         checked_images=checked_images,
         is_private=is_private,
     )
+    if created and sender_kind == Message.SenderKind.AGENT and not is_private and conversation.assignee_id is None:
+        # The agent who answers an unassigned buyer takes the conversation, so a second agent
+        # sees it leave the queue instead of answering the same buyer too.
+        _check_member(conversation, author)
+        _assign_locked(conversation, assignee=author, actor=author, by_reply=True)
+    return message, created
 
 
 def note_add(*, conversation: Conversation, author: User, text: str, client_msg_id: str | None = None) -> tuple[Message, bool]:
@@ -425,22 +432,49 @@ def _append_buyer_message(
     )
 
 
+class AssigneeChanged(Exception):
+    """The conversation's assignee is no longer the one the caller saw: nothing was changed."""
+
+    def __init__(self, conversation: Conversation):
+        self.conversation = conversation
+        assignee = conversation.assignee
+        if assignee is None:
+            message = _("Someone has just unassigned this conversation; nothing was changed.")
+        else:
+            message = _("%(name)s has just taken this conversation; nothing was changed.") % {"name": assignee.nickname}
+        super().__init__(message)
+
+
+# ``expected_assignee_id`` left out: the caller assigns whoever has the conversation now.
+UNCHECKED = object()
+
+
+def _assign_locked(conversation: Conversation, *, assignee: User | None, actor: User | None, by_reply: bool = False) -> None:
+    data = {"from": conversation.assignee_id, "to": assignee.pk if assignee else None}
+    if by_reply:
+        data["by_reply"] = True
+    conversation.assignee = assignee
+    _record_event(conversation, kind=ConversationEvent.Kind.ASSIGNED, actor=actor, data=data)
+
+
 @transaction.atomic
-def conversation_assign(*, conversation: Conversation, assignee: User | None, actor: User | None) -> Conversation:
-    """Give the conversation to an agent of its shop (or to nobody); recorded as an event."""
+def conversation_assign(
+    *, conversation: Conversation, assignee: User | None, actor: User | None, expected_assignee_id=UNCHECKED
+) -> Conversation:
+    """Give the conversation to an agent of its shop (or to nobody); recorded as an event.
+
+    With ``expected_assignee_id`` (a user id, or None for "unassigned") the change is made
+    only if that is still the assignee, else :class:`AssigneeChanged` is raised: two agents
+    clicking "assign to me" at once end with one owner and the other told, not overruled.
+    """
     conversation = _lock(conversation)
     if assignee is not None:
         _check_member(conversation, assignee)
     if conversation.assignee_id == (assignee.pk if assignee else None):
         return conversation
-    previous = conversation.assignee_id
-    conversation.assignee = assignee
-    _record_event(
-        conversation,
-        kind=ConversationEvent.Kind.ASSIGNED,
-        actor=actor,
-        data={"from": previous, "to": assignee.pk if assignee else None},
-    )
+    if expected_assignee_id is not UNCHECKED and conversation.assignee_id != expected_assignee_id:
+        raise AssigneeChanged(conversation)
+    _assign_locked(conversation, assignee=assignee, actor=actor)
     return conversation
 
 

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
@@ -79,6 +80,12 @@ def _workspace_strings() -> dict[str, str]:
         "assignTo": _("Assign to…"),
         "assignedTo": _("%(actor)s assigned this conversation to %(name)s"),
         "unassignedBy": _("%(actor)s unassigned this conversation"),
+        "took": _("%(actor)s took this conversation"),
+        "tookByReply": _("%(actor)s replied and took this conversation"),
+        "peersTyping": _("%(names)s is replying to this buyer…"),
+        "peersViewing": _("%(names)s also has this conversation open"),
+        # Joins names in a list: "A, B" in English, "A、B" in Chinese.
+        "listSeparator": pgettext("list of names", ", "),
         "statusChanged": _("%(actor)s changed the status to %(status)s"),
         "created": _("Conversation started"),
         "assignedToLine": _("Assigned to %(name)s"),

@@ -13,6 +13,7 @@ the workspace reloads.
 """
 import asyncio
 import logging
+from typing import NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.http import Http404
@@ -41,6 +42,13 @@ MAX_RESYNC_CONVERSATIONS = 100
 MAX_WATCHED_CONVERSATIONS = 100
 
 
+class Reach(NamedTuple):
+    """Where a conversation's ephemeral frames go: its shop's agents and its buyer's group."""
+
+    shop_id: int
+    buyer_group: str
+
+
 class AgentConsumer(JsonSocket):
     """Joins no group itself: the process's shop hubs (``hub.py``) feed it its shops' events."""
 
@@ -52,6 +60,7 @@ class AgentConsumer(JsonSocket):
         "resync": "on_resync",
         "read": "on_read",
         "typing": "on_typing",
+        "viewing": "on_viewing",
         "watch": "on_watch",
         "list": "on_list",
         "ping": "on_ping",
@@ -71,9 +80,9 @@ class AgentConsumer(JsonSocket):
         self.list_view = "all"
         self.counted = False
         self.heartbeat: asyncio.Task | None = None
-        # Conversations this socket was allowed to touch, with their buyer's realtime group:
-        # typing needs no query.
-        self.allowed: dict[int, str] = {}
+        # Conversations this socket was allowed to touch, with their shop and their buyer's
+        # realtime group: typing and viewing need no query.
+        self.allowed: dict[int, Reach] = {}
         # Hub frames wait here while the socket answers a frame of its own (or says hello).
         self.holding = True
         self.held: list[str] = []
@@ -185,7 +194,9 @@ class AgentConsumer(JsonSocket):
 
     def _conversation(self, conversation_id: int):
         conversation = selectors.conversation_get(user=self.user, conversation_id=conversation_id)
-        self.allowed[conversation.pk] = realtime.buyer_group(conversation.channel_id, conversation.customer.platform_buyer_id)
+        self.allowed[conversation.pk] = Reach(
+            conversation.shop_id, realtime.buyer_group(conversation.channel_id, conversation.customer.platform_buyer_id)
+        )
         return conversation
 
     def _write_message(self, *, conversation_id: int, text: str, client_msg_id: str, private: bool) -> dict:
@@ -214,7 +225,9 @@ class AgentConsumer(JsonSocket):
 
     def _visible(self, conversation_ids: list[int]) -> None:
         visible = selectors.conversation_buyers(user=self.user, conversation_ids=conversation_ids)
-        self.allowed.update({pk: realtime.buyer_group(*buyer) for pk, buyer in visible.items()})
+        self.allowed.update(
+            {pk: Reach(shop_id, realtime.buyer_group(channel_id, buyer_id)) for pk, (shop_id, channel_id, buyer_id) in visible.items()}
+        )
 
     async def on_watch(self, frame: dict) -> None:
         """Follow these conversations (replacing the previous set); answers ``watching``."""
@@ -290,14 +303,32 @@ class AgentConsumer(JsonSocket):
         seq = int_field(frame, "seq")
         await self.db_call(self._mark_read)(conversation_id, seq)
 
-    async def on_typing(self, frame: dict) -> None:
-        conversation_id = int_field(frame, "conversation_id", minimum=1)
-        is_typing = bool_field(frame, "is_typing")
+    async def _reach(self, conversation_id: int) -> Reach:
         if conversation_id not in self.allowed:
             await self.db_call(self._conversation)(conversation_id)
-        payload = events.typing_frame(
-            conversation_id=conversation_id, side="agent", is_typing=is_typing, name=self.user.nickname
-        )
+        return self.allowed[conversation_id]
+
+    async def on_typing(self, frame: dict) -> None:
+        """The buyer sees "typing"; the shop's other agents following it see who types."""
+        conversation_id = int_field(frame, "conversation_id", minimum=1)
+        is_typing = bool_field(frame, "is_typing")
+        reach = await self._reach(conversation_id)
+        typing = {"conversation_id": conversation_id, "side": "agent", "is_typing": is_typing, "name": self.user.nickname}
         await sync_to_async(realtime.publish_ephemeral, thread_sensitive=False)(
-            payload=payload, buyer=self.allowed[conversation_id]
+            shop_id=reach.shop_id,
+            agent_payload=events.typing_frame(**typing, user_id=self.user_id),
+            buyer=reach.buyer_group,
+            buyer_payload=events.typing_frame(**typing),
         )
+
+    async def on_viewing(self, frame: dict) -> None:
+        """The agent opened a conversation's thread (``viewing``: true, said again now and then
+        while it stays open) or left it: the other agents following it are told."""
+        conversation_id = int_field(frame, "conversation_id", minimum=1)
+        viewing = bool_field(frame, "viewing")
+        ask = bool_field(frame, "ask") if "ask" in frame else False
+        reach = await self._reach(conversation_id)
+        payload = events.viewing_frame(
+            conversation_id=conversation_id, user_id=self.user_id, name=self.user.nickname, viewing=viewing, ask=ask and viewing
+        )
+        await sync_to_async(realtime.publish_ephemeral, thread_sensitive=False)(shop_id=reach.shop_id, agent_payload=payload)

@@ -224,5 +224,7 @@ class BuyerConsumer(JsonSocket):
         payload = events.typing_frame(
             conversation_id=self.conversation_id, side="buyer", is_typing=is_typing, name=self.customer.nickname
         )
-        await sync_to_async(realtime.publish_ephemeral, thread_sensitive=False)(shop_id=self.web_channel.shop_id, payload=payload)
+        await sync_to_async(realtime.publish_ephemeral, thread_sensitive=False)(
+            shop_id=self.web_channel.shop_id, agent_payload=payload
+        )
 

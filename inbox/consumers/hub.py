@@ -7,7 +7,7 @@ that follow the conversation. The fan-out is narrowed so its cost does not grow 
 
 - a stored event in full (``{"type": "event"}``) goes only to the sockets that *follow* its
   conversation: the assignee's sockets and those watching it (``watch`` frames: the threads a
-  workspace holds); typing goes to the watchers;
+  workspace holds); typing and viewing go to the watchers, never back to the agent they name;
 - list rows go by the list a socket shows (its ``list`` frame: ``all``, ``unassigned`` or
   ``mine``), coalesced: rows changed within ``LIST_FLUSH_SECONDS`` leave together in one
   ``list.update`` frame (newest row per conversation), encoded once per list. The first
@@ -136,7 +136,11 @@ class ShopHub:
         conversation_id = payload.get("conversation_id")
         row = payload.get("conversation")
         assignee_id = (row.get("assignee") or {}).get("id") if row else None
-        followers = [s for s in self.sockets if s.follows(conversation_id, assignee_id)]
+        # An agent's own typing and viewing frames (ready frames naming them) are not echoed.
+        author_id = payload.get("user_id") if "type" in payload else None
+        followers = [
+            s for s in self.sockets if s.follows(conversation_id, assignee_id) and (author_id is None or s.user_id != author_id)
+        ]
         if followers:
             await self._deliver(encode_frame(frame_for(payload)), followers)
         if row is not None:

@@ -46,6 +46,7 @@
     newPill: $("new-pill"),
     custLastContact: $("cust-last-contact"),
     typing: $("typing-line"),
+    peers: $("thread-peers"),
     composer: $("composer"),
     input: $("composer-input"),
     imageInput: $("image-input"),
@@ -115,6 +116,7 @@
     hellos: 0,
     online: new Map(), // shop id -> Set of online agent ids (hello, presence frames)
   };
+  const peers = new window.DXE.Peers(); // other agents viewing or typing in conversations
 
   // --- Small helpers --------------------------------------------------------------------
 
@@ -571,6 +573,8 @@
     if (e.kind === "assigned") {
       const name = conv.assignee && conv.assignee.id === data.to ? conv.assignee.nickname : memberName(conv.shop_id, data.to);
       if (!data.to) return actor ? fmt(S.unassignedBy, { actor }) : S.unassignedLine;
+      if (data.by_reply && actor) return fmt(S.tookByReply, { actor });
+      if (e.actor && e.actor.id === data.to) return fmt(S.took, { actor });
       return actor ? fmt(S.assignedTo, { actor, name }) : fmt(S.assignedToLine, { name });
     }
     if (e.kind === "status") {
@@ -735,6 +739,38 @@
     els.typing.classList.toggle("is-on", !!typing);
   }
 
+  /** Other agents on the open conversation: who writes to its buyer, who only has it open. */
+  function renderPeers() {
+    const { typing, viewing } = state.activeId === null ? { typing: [], viewing: [] } : peers.of(state.activeId);
+    const lines = [];
+    if (typing.length) lines.push(h("span", { class: "peer peer-typing" }, fmt(S.peersTyping, { names: typing.join(S.listSeparator) })));
+    if (viewing.length) lines.push(h("span", { class: "peer" }, fmt(S.peersViewing, { names: viewing.join(S.listSeparator) })));
+    els.peers.replaceChildren(...lines);
+    els.peers.hidden = !lines.length;
+  }
+
+  /** Tell the shop's other agents following it which thread this tab shows (none while the
+   * page is hidden). ``ask``: a newly opened thread, which its viewers answer. */
+  let viewingSent = null;
+  function announceViewing(ask = true) {
+    const id = document.visibilityState === "visible" ? state.activeId : null;
+    if (viewingSent !== null && viewingSent !== id) {
+      socket.send({ type: "viewing", conversation_id: viewingSent, viewing: false });
+    }
+    viewingSent = null;
+    if (id !== null && socket.send({ type: "viewing", conversation_id: id, viewing: true, ask })) viewingSent = id;
+  }
+
+  function onPeerFrame(frame) {
+    if (frame.user_id === me.id) return; // this agent's other tab
+    const id = frame.conversation_id;
+    const changed = peers.take(frame, Date.now());
+    if (frame.type === "viewing" && frame.ask && frame.viewing && id === viewingSent) {
+      socket.send({ type: "viewing", conversation_id: id, viewing: true, ask: false });
+    }
+    if (changed && id === state.activeId) renderPeers();
+  }
+
   function renderThreadHeader() {
     const conv = state.convs.get(state.activeId);
     if (!conv) return;
@@ -796,6 +832,7 @@
     stopTyping();
     state.activeId = id;
     history.replaceState(null, "", `?c=${id}`);
+    renderPeers();
     els.thread.hidden = false;
     els.threadEmpty.hidden = true;
     renderList();
@@ -804,6 +841,7 @@
     renderThreadHeader();
     restoreDraft();
     thread(id);
+    announceViewing();
     renderThread({ forceBottom: true });
     loadCustomer(state.convs.get(id));
     await loadThread(id);
@@ -1174,6 +1212,9 @@
         state.typing.delete(id);
         if (id === state.activeId) renderTyping();
       }
+      if (ev.message.sender_kind === "agent" && !ev.message.is_private && ev.message.author && ev.message.author.id !== me.id) {
+        onPeerFrame({ type: "typing", conversation_id: id, user_id: ev.message.author.id, is_typing: false });
+      }
       if (conv && ev.message.sender_kind === "buyer" && id !== state.activeId) renderList();
     } else if (t) {
       if (ev.kind !== "conversation.read") t.events.set(ev.seq, { seq: ev.seq, kind: ev.kind.replace("conversation.", ""), data: ev.data || {}, actor: ev.actor || null });
@@ -1199,6 +1240,8 @@
         for (const shop of frame.shops || []) state.online.set(shop.id, new Set(shop.online_user_ids || []));
         showList();
         watchThreads();
+        viewingSent = null; // a new socket: nobody has heard this one yet
+        announceViewing();
         resync(state.threads.keys());
         for (const t of state.threads.values()) t.readSent = 0;
         state.outbox.flush(true);
@@ -1227,8 +1270,12 @@
         if (frame.more) resync([frame.conversation_id]);
         if (frame.conversation_id === state.activeId) markRead(state.activeId);
         break;
+      case "viewing":
+        onPeerFrame(frame);
+        break;
       case "typing":
-        if (frame.side === "buyer") {
+        if (frame.side === "agent") onPeerFrame(frame);
+        else if (frame.side === "buyer") {
           if (frame.is_typing) state.typing.set(frame.conversation_id, { name: frame.name, until: Date.now() + 6000 });
           else state.typing.delete(frame.conversation_id);
           if (frame.conversation_id === state.activeId) renderTyping();
@@ -1291,6 +1338,7 @@
   let leaving = false;
   window.addEventListener("beforeunload", () => {
     leaving = true;
+    if (viewingSent !== null) socket.send({ type: "viewing", conversation_id: viewingSent, viewing: false });
   });
   window.dxeSocket = socket; // console and browser-test hook: dxeSocket.drop(ms)
 
@@ -1314,7 +1362,12 @@
       renderList();
       renderTyping();
     }
+    if (peers.prune(now).has(state.activeId)) renderPeers();
   }, 1000);
+
+  window.setInterval(() => {
+    if (socket.isOpen()) announceViewing(false);
+  }, window.DXE.Peers.VIEWING_REFRESH_MS);
 
   window.setInterval(() => {
     if (socket.isOpen()) state.outbox.flush(false);
@@ -1399,25 +1452,28 @@
     sendImages(files);
   });
 
-  els.assign.addEventListener("change", async () => {
-    const id = state.activeId;
-    const value = els.assign.value;
+  /** Assign as this tab saw the conversation: if someone changed its assignee meanwhile, the
+   * server refuses (409) and the tab shows who has it now instead of overruling them. */
+  async function assign(id, assigneeId) {
+    const seen = state.convs.get(id);
+    const expected = seen && seen.assignee ? seen.assignee.id : null;
     try {
-      const conv = await api(`conversations/${id}/assign/`, { method: "POST", json: { assignee_id: value ? Number(value) : null } });
+      const conv = await api(`conversations/${id}/assign/`, { method: "POST", json: { assignee_id: assigneeId, expected_assignee_id: expected } });
       convChanged(upsertConv(conv));
     } catch (err) {
       toast(err.message, "error");
-      renderThreadHeader();
+      if (err.status === 409) {
+        try {
+          convChanged(upsertConv(await api(`conversations/${id}/`), "rest"));
+        } catch (ignored) {
+          // the live event brings the change anyway
+        }
+      }
+      if (id === state.activeId) renderThreadHeader();
     }
-  });
-  els.assignMe.addEventListener("click", async () => {
-    try {
-      const conv = await api(`conversations/${state.activeId}/assign/`, { method: "POST", json: { assignee_id: me.id } });
-      convChanged(upsertConv(conv));
-    } catch (err) {
-      toast(err.message, "error");
-    }
-  });
+  }
+  els.assign.addEventListener("change", () => assign(state.activeId, els.assign.value ? Number(els.assign.value) : null));
+  els.assignMe.addEventListener("click", () => assign(state.activeId, me.id));
   for (const [btn, action] of [
     [els.resolve, "resolve"],
     [els.reopen, "reopen"],
@@ -1488,6 +1544,7 @@
 
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && state.activeId !== null) markRead(state.activeId);
+    announceViewing();
   });
   window.addEventListener("beforeunload", saveDraft);
 

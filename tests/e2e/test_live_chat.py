@@ -88,10 +88,10 @@ def test_buyer_and_agent_chat_live(live, browser):
     expect(mine.locator("[data-testid=read-state]")).to_have_text("已读", timeout=2000)
     expect(composer).to_have_value("")
 
-    # Assign to me, resolve: the list row and the buyer follow.
-    workspace.click("[data-testid=assign-me]")
+    # The reply took the conversation; resolving it: the list row and the buyer follow.
     expect(row.locator(".conv-assignee")).to_have_text("我")
     expect(workspace.locator("[data-testid=assign-select]")).to_have_value(str(agent["id"]))
+    expect(workspace.locator("[data-testid=assign-me]")).to_be_hidden()
     workspace.click("[data-testid=resolve]")
     expect(workspace.locator("[data-testid=thread-status]")).to_have_text("已解决")
     expect(buyer.locator(".line")).to_contain_text(["本次会话已结束"])

@@ -295,6 +295,8 @@ def _fill(conversation, agent, n: int) -> list[Message]:
 
 
 def test_messages_latest_limit_oldest_first_and_after_seq(api, conversation, agent):
+    # Assigned already: the replies do not take it (which would be an event with a seq).
+    Conversation.objects.filter(pk=conversation.pk).update(assignee=agent)
     _fill(conversation, agent, 8)
     services.note_add(conversation=conversation, author=agent, text="内部备注")
     body = api.get(url(conversation, "messages/")).json()
@@ -445,6 +447,18 @@ def test_assign_unknown_and_foreign_users_give_the_same_400(api, conversation, o
     conversation.refresh_from_db()
     assert conversation.assignee_id is None
     assert not ConversationEvent.objects.filter(kind="assigned").exists()
+
+
+def test_assign_with_the_assignee_seen_is_409_when_it_changed(api, conversation, agent, supervisor):
+    services.conversation_assign(conversation=conversation, assignee=supervisor, actor=supervisor)
+    mine = {"assignee_id": agent.pk, "expected_assignee_id": None}  # "assign to me" on what looked unassigned
+    error = assert_error(api.post(url(conversation, "assign/"), mine, format="json"), 409)
+    assert error["code"] == "conflict" and supervisor.nickname in error["message"]
+    conversation.refresh_from_db()
+    assert conversation.assignee == supervisor
+    mine["expected_assignee_id"] = supervisor.pk
+    assert api.post(url(conversation, "assign/"), mine, format="json").json()["assignee"]["id"] == agent.pk
+    assert_error(api.post(url(conversation, "assign/"), {"assignee_id": None, "expected_assignee_id": "x"}, format="json"), 400)
 
 
 @pytest.mark.parametrize("data", [{}, {"assignee_id": "abc"}, {"assignee_id": 0}, {"assignee_id": [1]}, {"assignee_id": True}, {"assignee": 1}])

@@ -252,6 +252,9 @@ async def test_buyer_and_agent_exchange_messages(agent, shop, conversation, cust
     assert ack["created"] and ack["message"]["author"]["id"] == agent.pk
     own = (await receive_type(agent_ws, "event"))["event"]  # other tabs of the agent see it too
     assert own["seq"] == ack["message"]["seq"]
+    # Answering an unassigned buyer takes the conversation (agents only: the buyer is not told).
+    taken = (await receive_type(agent_ws, "event"))["event"]
+    assert (taken["kind"], taken["data"]) == ("conversation.assigned", {"from": None, "to": agent.pk, "by_reply": True})
     live = (await receive_type(buyer_ws, "event"))["event"]
     assert live["message"]["text"] == "您好"
     assert live["message"]["author"] == {"nickname": agent.nickname}
@@ -354,7 +357,9 @@ async def test_service_send_from_api_reaches_sockets_live(agent, supervisor, sho
     for ws in (agent_ws, buyer_ws):
         event = (await receive_type(ws, "event"))["event"]
         assert (event["kind"], event["message"]["text"]) == ("message.created", "来自接口")
-    # An assignment is for agents only.
+    # The reply took the conversation; an assignment is for agents only.
+    event = (await receive_type(agent_ws, "event"))["event"]
+    assert (event["kind"], event["conversation"]["assignee"]["id"]) == ("conversation.assigned", supervisor.pk)
     await database_sync_to_async(services.conversation_assign)(conversation=conversation, assignee=agent, actor=supervisor)
     event = (await receive_type(agent_ws, "event"))["event"]
     assert event["kind"] == "conversation.assigned"
@@ -370,6 +375,7 @@ async def test_retried_send_returns_same_message_once(agent, shop, conversation,
     await agent_ws.send_json_to(frame)
     first = await receive_type(agent_ws, "ack")
     await receive_type(agent_ws, "event")
+    assert (await receive_type(agent_ws, "event"))["event"]["kind"] == "conversation.assigned"
     await agent_ws.send_json_to(frame)
     second = await receive_type(agent_ws, "ack")
     assert (first["created"], second["created"]) == (True, False)
@@ -401,6 +407,7 @@ async def test_agent_of_other_shop_can_neither_touch_nor_hear_a_conversation(
         {"type": "note", "conversation_id": conversation.pk, "client_msg_id": "x2", "text": "hi"},
         {"type": "read", "conversation_id": conversation.pk, "seq": 1},
         {"type": "typing", "conversation_id": conversation.pk, "is_typing": True},
+        {"type": "viewing", "conversation_id": conversation.pk, "viewing": True, "ask": True},
     ]
     for frame in frames:
         await outsider_ws.send_json_to(frame)
@@ -426,8 +433,11 @@ async def test_agent_of_other_shop_can_neither_touch_nor_hear_a_conversation(
     assert (await receive_type(agent_ws, "event"))["event"]["message"]["text"] == "秘密"
     assert (await receive_type(agent_ws, "typing"))["side"] == "buyer"
     await wait_row(agent_ws, conversation.pk, 1)  # the shop's rows have left
+    await agent_ws.send_json_to({"type": "typing", "conversation_id": conversation.pk, "is_typing": True})
+    await agent_ws.send_json_to({"type": "viewing", "conversation_id": conversation.pk, "viewing": True, "ask": True})
+    assert (await receive_type(buyer_ws, "typing"))["side"] == "agent"
     await assert_quiet(outsider_ws)
-    assert outsider_ws.rows == []  # neither events, nor typing, nor list rows
+    assert outsider_ws.rows == []  # neither events, nor typing, nor viewing, nor list rows
     await close_all(outsider_ws, agent_ws, buyer_ws)
 
 
@@ -633,6 +643,7 @@ async def test_read_receipts_reach_both_sides(agent, shop, conversation, custome
     await agent_ws.send_json_to({"type": "send", "conversation_id": conversation.pk, "client_msg_id": "a1", "text": "!"})
     await receive_type(agent_ws, "ack")
     await receive_type(agent_ws, "event")
+    assert (await receive_type(agent_ws, "event"))["event"]["kind"] == "conversation.assigned"
     await receive_type(buyer_ws, "event")
     await buyer_ws.send_json_to({"type": "read", "seq": 3})
     for ws in (agent_ws, buyer_ws):
@@ -663,6 +674,52 @@ async def test_typing_goes_to_the_other_side_only(agent, shop, conversation, cus
     }
     await assert_quiet(agent_ws, buyer_ws)
     await close_all(agent_ws, buyer_ws)
+
+
+async def test_agents_following_a_conversation_see_which_other_agent_types_and_views(
+    agent, supervisor, shop, conversation, customer
+):
+    third = await database_sync_to_async(lambda: MembershipFactory(shop=shop, role=Role.AGENT).user)()
+    await already_online(agent, supervisor, third)
+    mine = await agent_socket(agent, watch=[conversation.pk])
+    other = await agent_socket(supervisor, watch=[conversation.pk])
+    elsewhere = await agent_socket(third)  # not following it: hears none of this
+    buyer_ws = await buyer_socket(shop, customer)
+
+    await mine.send_json_to({"type": "typing", "conversation_id": conversation.pk, "is_typing": True})
+    typing = {"type": "typing", "conversation_id": conversation.pk, "side": "agent", "is_typing": True, "name": agent.nickname}
+    assert await receive(other) == {**typing, "user_id": agent.pk}
+    assert await receive(buyer_ws) == typing  # the buyer is not told which agent
+
+    await mine.send_json_to({"type": "viewing", "conversation_id": conversation.pk, "viewing": True, "ask": True})
+    viewing = {"type": "viewing", "conversation_id": conversation.pk, "viewing": True}
+    assert await receive(other) == {**viewing, "user_id": agent.pk, "name": agent.nickname, "ask": True}
+    # The other agent answers (no ask: nobody answers an answer).
+    await other.send_json_to({"type": "viewing", "conversation_id": conversation.pk, "viewing": True})
+    assert await receive(mine) == {**viewing, "user_id": supervisor.pk, "name": supervisor.nickname, "ask": False}
+    await mine.send_json_to({"type": "viewing", "conversation_id": conversation.pk, "viewing": False, "ask": True})
+    assert await receive(other) == {**viewing, "viewing": False, "user_id": agent.pk, "name": agent.nickname, "ask": False}
+
+    await assert_quiet(mine, other, elsewhere, buyer_ws)  # nothing comes back to its agent
+    await close_all(mine, other, elsewhere, buyer_ws)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "viewing", "conversation_id": 1},
+        {"type": "viewing", "conversation_id": 1, "viewing": "yes"},
+        {"type": "viewing", "conversation_id": 1, "viewing": True, "ask": 1},
+        {"type": "viewing", "viewing": True},
+    ],
+)
+async def test_bad_viewing_frames_get_an_error_and_the_socket_stays(agent, conversation, frame):
+    socket = await agent_socket(agent)
+    await socket.send_json_to({**frame, "conversation_id": conversation.pk} if "conversation_id" in frame else frame)
+    assert (await receive_type(socket, "error"))["code"] == "invalid"
+    await socket.send_json_to({"type": "ping"})
+    assert (await receive(socket))["type"] == "pong"
+    await close_all(socket)
 
 
 async def test_the_buyer_sees_typing_in_the_conversation_shown_only(agent, shop, web_channel, conversation, customer):

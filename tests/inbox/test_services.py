@@ -127,6 +127,56 @@ def test_assign_records_event_and_refuses_outsiders(conversation, agent, supervi
     assert conversation.assignee == agent
 
 
+def _assignments(conversation) -> list[tuple[int, dict, int | None]]:
+    return list(
+        ConversationEvent.objects.filter(conversation=conversation, kind="assigned")
+        .order_by("seq")
+        .values_list("seq", "data", "actor_id")
+    )
+
+
+def test_an_agent_reply_takes_an_unassigned_conversation_once(conversation, agent, supervisor):
+    services.message_send(conversation=conversation, sender_kind="buyer", text="在吗")
+    services.note_add(conversation=conversation, author=supervisor, text="先看看订单")
+    assert _assignments(conversation) == []  # buyer messages and notes take nothing
+    reply, _ = services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="在的", client_msg_id="r1")
+    conversation.refresh_from_db()
+    assert conversation.assignee == agent
+    assert _assignments(conversation) == [(reply.seq + 1, {"from": None, "to": agent.pk, "by_reply": True}, agent.pk)]
+
+    # Unassigned again: a retried send stores nothing and takes nothing.
+    services.conversation_assign(conversation=conversation, assignee=None, actor=supervisor)
+    services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="在的", client_msg_id="r1")
+    conversation.refresh_from_db()
+    assert conversation.assignee is None and len(_assignments(conversation)) == 2
+
+
+def test_a_reply_leaves_another_agents_conversation_with_them(conversation, agent, supervisor):
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+    services.message_send(conversation=conversation, sender_kind="agent", author=supervisor, text="我来补充一下")
+    conversation.refresh_from_db()
+    assert conversation.assignee == agent and len(_assignments(conversation)) == 1
+
+
+def test_assign_with_the_assignee_seen_refuses_when_someone_took_it_meanwhile(conversation, agent, supervisor):
+    # Both saw the conversation unassigned and clicked "assign to me"; the agent was first.
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent, expected_assignee_id=None)
+    with pytest.raises(services.AssigneeChanged) as refused:
+        services.conversation_assign(
+            conversation=conversation, assignee=supervisor, actor=supervisor, expected_assignee_id=None
+        )
+    assert agent.nickname in str(refused.value)
+    conversation.refresh_from_db()
+    assert conversation.assignee == agent and len(_assignments(conversation)) == 1
+    # A second click of the winner changes nothing and is no conflict; the seen assignee passes.
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent, expected_assignee_id=None)
+    services.conversation_assign(
+        conversation=conversation, assignee=supervisor, actor=supervisor, expected_assignee_id=agent.pk
+    )
+    conversation.refresh_from_db()
+    assert conversation.assignee == supervisor
+
+
 def test_resolve_reopen_and_buyer_message_reopens(conversation, agent):
     services.conversation_resolve(conversation=conversation, actor=agent)
     conversation.refresh_from_db()
