@@ -23,7 +23,15 @@ from . import channel_services, services
 from .channel_selectors import channel_get, channel_list
 from .list_rows import conversation_rows, conversation_values
 from .models import Channel, Conversation, ConversationEvent
-from .selectors import VIEWS, conversation_get, conversation_list, event_list, message_latest, message_list
+from .selectors import (
+    VIEWS,
+    conversation_get,
+    conversation_list,
+    conversation_others,
+    event_list,
+    message_latest,
+    message_list,
+)
 from .serializers import ConversationSerializer, MessageSerializer, UserBriefSerializer
 
 MAX_MESSAGES_PER_REQUEST = 200
@@ -108,6 +116,27 @@ class ConversationDetailApi(APIView):
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = conversation_get(user=request.user, conversation_id=conversation_id)
         return Response(ConversationSerializer(conversation).data)
+
+
+class ConversationOthersApi(APIView):
+    """``GET conversations/<id>/others/``: the buyer's other conversations with the shop
+    (历史会话), newest first, keyset-paginated, as list rows (so a client opens one as is)."""
+
+    pagination = KeysetPagination(field="created_at")
+
+    @extend_schema(
+        operation_id="conversations_others_list",
+        parameters=KeysetPagination.schema_parameters(),
+        responses={
+            200: KeysetPagination.response_schema("OtherConversationPage", ConversationSerializer(many=True)),
+            400: ERRORS[400],
+            404: ERRORS[404],
+        },
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        others = conversation_others(user=request.user, conversation_id=conversation_id)
+        page = self.pagination.paginate(conversation_values(others), request)
+        return self.pagination.response(page, conversation_rows(page.results))
 
 
 class MessagePage(serializers.Serializer):

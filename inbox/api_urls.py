@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("accounts.api_urls")),
     path("conversations/", api.ConversationListApi.as_view(), name="conversation-list"),
     path("conversations/<int:conversation_id>/", api.ConversationDetailApi.as_view(), name="conversation-detail"),
+    path("conversations/<int:conversation_id>/others/", api.ConversationOthersApi.as_view(), name="conversation-others"),
     path(
         "conversations/<int:conversation_id>/messages/",
         api.ConversationMessagesApi.as_view(),

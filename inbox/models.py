@@ -66,6 +66,11 @@ class Conversation(models.Model):
     buyer_last_read_seq = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The buyer's conversation on this channel that this one follows: the latest one when the
+    # buyer wrote again after it was resolved. The thread links back to it.
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("previous conversation")
+    )
 
     class Meta:
         verbose_name = _("conversation")
@@ -83,6 +88,8 @@ class Conversation(models.Model):
             models.Index(fields=["shop", "status", "-last_message_at", "-id"], name="conv_shop_status_recent"),
             models.Index(fields=["assignee", "-last_message_at", "-id"], name="conv_assignee_recent"),
             models.Index(fields=["customer", "channel", "status"], name="conv_customer_channel"),
+            # A buyer's conversations with the shop, newest first (the side panel's 历史会话).
+            models.Index(fields=["customer", "-created_at", "-id"], name="conv_customer_recent"),
         ]
 
     def __str__(self) -> str:

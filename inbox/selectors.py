@@ -63,6 +63,17 @@ def conversation_get(*, user: User, conversation_id: int) -> Conversation:
         raise Http404(_("Conversation not found."))
 
 
+def conversation_others(*, user: User, conversation_id: int) -> QuerySet[Conversation]:
+    """The other conversations of a conversation's buyer with its shop (the side panel's
+    历史会话), for the caller to order and page; 404 as :func:`conversation_get`."""
+    conversation = conversation_get(user=user, conversation_id=conversation_id)
+    return (
+        conversation_queryset()
+        .filter(shop_id=conversation.shop_id, customer_id=conversation.customer_id)
+        .exclude(pk=conversation.pk)
+    )
+
+
 def conversation_buyers(*, user: User, conversation_ids: list[int]) -> dict[int, tuple[int, int, str]]:
     """``{conversation id: (shop id, channel id, platform buyer id)}`` of those of
     ``conversation_ids`` the user may see."""

@@ -81,6 +81,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "buyer_last_read_seq",
             "created_at",
             "resolved_at",
+            "previous_id",
         ]
 
     def get_channel(self, conversation: Conversation) -> dict:

@@ -116,8 +116,9 @@ def _check_member(conversation: Conversation, user: User) -> None:
 def _open_locked(*, channel: Channel, customer: Customer) -> Conversation:
     """The buyer's unresolved conversation on this channel, locked, or a new one.
 
-    Locks the customer row first, so two first messages of one buyer open one conversation.
-    Callers must be inside a transaction.
+    A new one follows up the buyer's latest (so resolved) conversation on the channel, if
+    any: ``previous`` links the two. Locks the customer row first, so two first messages of
+    one buyer open one conversation. Callers must be inside a transaction.
     """
     if customer.shop_id != channel.shop_id:
         raise ValidationError(_("Customer and channel belong to different shops."))
@@ -131,8 +132,11 @@ def _open_locked(*, channel: Channel, customer: Customer) -> Conversation:
     )
     if existing is not None:
         return existing
+    previous_id = (
+        Conversation.objects.filter(customer=customer, channel=channel).order_by("-id").values_list("pk", flat=True).first()
+    )
     conversation = Conversation.objects.create(
-        shop_id=channel.shop_id, customer=customer, channel=channel, last_message_at=timezone.now()
+        shop_id=channel.shop_id, customer=customer, channel=channel, previous_id=previous_id, last_message_at=timezone.now()
     )
     conversation = _lock(conversation)
     _record_event(conversation, kind=ConversationEvent.Kind.CREATED, actor=None, data={})

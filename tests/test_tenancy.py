@@ -141,6 +141,10 @@ def victim(shop, agent, supervisor, admin_user, web_channel, django_capture_on_c
             conversation=conversation, sender_kind="agent", author=agent, text=f"{MARK}-reply", images=[_marked_png()]
         )
         services.note_add(conversation=conversation, author=agent, text=f"{MARK}-private-note")
+    # The buyer's earlier conversation: what the conversation's 历史会话 (``others/``) shows.
+    ConversationFactory(
+        shop=shop, customer=customer, channel=web_channel, status="resolved", last_message_preview=f"{MARK}-earlier-chat"
+    )
     order = OrderFactory(shop=shop, customer=customer, platform_order_id=f"{MARK}-order")
     team = TeamFactory(shop=shop, name=f"{MARK}-team")
     secrets = [
@@ -155,6 +159,7 @@ def victim(shop, agent, supervisor, admin_user, web_channel, django_capture_on_c
         f"{MARK}-private-note",
         f"{MARK}-image-bytes",
         f"{MARK}-order",
+        f"{MARK}-earlier-chat",
         f"{MARK}-tag",
         "13999990000",
         "13999990001",
@@ -457,6 +462,7 @@ def test_outsider_reaches_nothing_of_another_shop(victim, outsider_with_data):
     # The walk ran signed in: the outsider's own lists answered.
     assert statuses["api/v1/conversations/", "get"] == 200
     assert statuses["api/v1/channels/", "get"] == 200
+    assert statuses["api/v1/conversations/<int:conversation_id>/others/", "get"] == 404
 
 
 def test_anonymous_visitor_reaches_nothing(victim):
@@ -490,6 +496,7 @@ def test_members_below_admin_are_refused_admin_only_routes(victim, role):
     assert not problems, "\n".join(problems)
     assert statuses["api/v1/channels/", "get"] == 403
     assert statuses["api/v1/conversations/<int:conversation_id>/", "get"] == 200  # a member reads its shop
+    assert statuses["api/v1/conversations/<int:conversation_id>/others/", "get"] == 200
     assert list(Channel.objects.filter(shop=victim.shop).order_by("pk").values()) == channel_state
 
 

@@ -25,7 +25,7 @@
   // keyed by (conversation, seq) and read/held state is kept per conversation.
   const state = {
     messages: new Map(), // "conv:seq" -> message
-    lines: new Map(), // "conv:seq" -> system line text
+    statuses: new Map(), // conversation id -> its latest status change {seq, to}
     pending: new Map(), // client_msg_id -> local message
     outbox: new window.DXE.Outbox((frame) => socket.send(frame), (cmid) => upload(cmid)), // {frame} | {file}
     held: new Map(), // conversation id -> highest seq applied
@@ -110,8 +110,11 @@
     const items = [];
     for (const m of state.messages.values())
       items.push([order(m.conversation_id, m.seq), `m${key(m.conversation_id, m.seq)}`, signature(m), () => messageEl(m)]);
-    for (const [k, line] of state.lines)
-      items.push([order(line.convId, line.seq), `l${k}`, line.text, () => h("div", { class: "line" }, h("span", null, line.text))]);
+    // One "ended" line per conversation, at its last resolve, while that resolve stands: a
+    // reopen takes it away, a later resolve puts it at the new end.
+    for (const [convId, change] of state.statuses)
+      if (change.to === "resolved")
+        items.push([order(convId, change.seq), `l${key(convId, change.seq)}`, S.resolved, () => h("div", { class: "line" }, h("span", null, S.resolved))]);
     items.sort((a, b) => before(a[0], b[0]));
     const wanted = items.map(([, k, sig, make]) => reuse(k, sig, make));
     for (const m of state.pending.values()) wanted.push(reuse(`p${m.client_msg_id}`, signature(m), () => messageEl(m)));
@@ -178,9 +181,10 @@
         state.readSent = data.up_to_seq;
       }
     } else if (ev.kind === "conversation.status") {
-      const data = ev.data || {};
-      if (data.to === "resolved") {
-        state.lines.set(key(convId, ev.seq), { convId, seq: ev.seq, text: S.resolved });
+      // Live and resynced events may come in any order and twice: the latest seq decides.
+      const latest = state.statuses.get(convId);
+      if (!latest || ev.seq > latest.seq) {
+        state.statuses.set(convId, { seq: ev.seq, to: (ev.data || {}).to });
         render();
       }
     }

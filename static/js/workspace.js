@@ -66,6 +66,7 @@
     notes: $("cust-notes"),
     notesState: $("notes-state"),
     orders: $("cust-orders"),
+    history: $("cust-history"),
     lightbox: $("lightbox"),
     lightboxImg: $("lightbox-img"),
     help: $("help"),
@@ -710,6 +711,8 @@
     }
     items.sort((a, b) => a.seq - b.seq);
     const nodes = [];
+    const previous = conv.previous_id && state.convs.get(conv.previous_id);
+    if (previous) nodes.push(reuse("previous", previous.created_at, () => previousLine(previous)));
     if (t.hasOlder) nodes.push(reuse("older", "", () => h("div", { class: "line" }, h("button", { type: "button", class: "link", onclick: loadOlder }, S.loadOlder))));
     else if (!t.loaded) nodes.push(reuse("loading", "", () => h("div", { class: "line muted" }, S.loading)));
     for (const item of items) nodes.push(reuse(item.key, item.sig, item.make));
@@ -731,6 +734,31 @@
     }
     if (stick) els.newPill.hidden = true;
     renderTyping();
+  }
+
+  /** The link above a follow-up's thread to the conversation the buyer followed up. */
+  function previousLine(previous) {
+    return h(
+      "div",
+      { class: "line line-previous" },
+      h(
+        "button",
+        { type: "button", class: "link", dataset: { testid: "previous-conversation" }, onclick: () => selectConversation(previous.id) },
+        fmt(S.previousConversation, { date: timeLabel(previous.created_at) })
+      )
+    );
+  }
+
+  /** A follow-up's previous conversation, for the link above its thread. */
+  async function loadPrevious(conv) {
+    const id = conv.previous_id;
+    if (!id || state.convs.has(id)) return;
+    try {
+      upsertConv(await api(`conversations/${id}/`), "rest");
+    } catch (err) {
+      return; /* no link is shown */
+    }
+    if (state.activeId === conv.id) renderThread();
   }
 
   function renderTyping() {
@@ -844,6 +872,7 @@
     announceViewing();
     renderThread({ forceBottom: true });
     loadCustomer(state.convs.get(id));
+    loadPrevious(state.convs.get(id));
     await loadThread(id);
     if (state.activeId !== id) return;
     renderThread({ forceBottom: true });
@@ -900,6 +929,7 @@
       /* the brief row data stays */
     }
     loadOrders(customerId);
+    loadHistory(conv.id);
   }
 
   function renderCustomer(c) {
@@ -1003,22 +1033,78 @@
   }
 
   function moreOrders(customerId, next) {
+    return moreItem(next, {
+      label: S.moreOrders,
+      row: orderRow,
+      shown: () => state.customer && state.customer.id === customerId,
+      failed: S.ordersUnavailable,
+    });
+  }
+
+  /** A side panel list's "more" item: a click puts the next page's rows in its place (and a
+   * "more" of their own while there are further pages). */
+  function moreItem(next, how) {
     if (!next) return [];
-    const item = h("li", { class: "orders-more" });
-    const button = h("button", { type: "button", class: "link" }, S.moreOrders);
+    const item = h("li", { class: "panel-more" });
+    const button = h("button", { type: "button", class: "link" }, how.label);
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {
         const body = await api(next);
-        if (!state.customer || state.customer.id !== customerId || !item.isConnected) return;
-        item.replaceWith(...(body.results || []).map(orderRow), ...moreOrders(customerId, body.next));
+        if (!how.shown() || !item.isConnected) return;
+        item.replaceWith(...(body.results || []).map(how.row), ...moreItem(body.next, how));
       } catch (err) {
         button.disabled = false;
-        toast(S.ordersUnavailable, "error");
+        toast(how.failed, "error");
       }
     });
     item.append(button);
     return [item];
+  }
+
+  // The buyer's other conversations (历史会话) a page holds: a narrow panel shows a few.
+  const HISTORY_PAGE = 10;
+
+  function historyRow(conv) {
+    const assignee = conv.assignee ? (conv.assignee.id === me.id ? S.me : conv.assignee.nickname) : S.unassigned;
+    return h(
+      "li",
+      null,
+      h(
+        "button",
+        {
+          type: "button",
+          class: "history-open",
+          dataset: { id: conv.id, testid: "history-conversation" },
+          onclick: () => {
+            upsertConv(conv, "rest");
+            selectConversation(conv.id);
+          },
+        },
+        h("span", { class: "history-top" }, h("time", { datetime: conv.created_at }, timeLabel(conv.created_at)), h("span", { class: `pill pill-${conv.status}` }, statusLabel(conv.status))),
+        h("span", { class: "history-preview" }, conv.last_message_preview || "\u00a0"),
+        h("span", { class: "history-meta" }, [channelLabel(conv.channel), assignee].join(" · "))
+      )
+    );
+  }
+
+  /** The open conversation's buyer's other conversations, newest first, a page at a time. */
+  async function loadHistory(convId, { live = false } = {}) {
+    const shown = () => state.activeId === convId;
+    if (!live) els.history.replaceChildren(h("li", { class: "muted" }, S.loading));
+    try {
+      const body = await api(`conversations/${convId}/others/?page_size=${HISTORY_PAGE}`);
+      if (!shown()) return;
+      const rows = body.results || [];
+      if (!rows.length) {
+        els.history.replaceChildren(h("li", { class: "muted" }, S.noHistory));
+        return;
+      }
+      const more = moreItem(body.next, { label: S.moreHistory, row: historyRow, shown, failed: S.historyUnavailable });
+      els.history.replaceChildren(...rows.map(historyRow), ...more);
+    } catch (err) {
+      if (shown()) els.history.replaceChildren(h("li", { class: "muted" }, S.historyUnavailable));
+    }
   }
 
   // --- Drafts, modes and the composer ---------------------------------------------------
@@ -1224,13 +1310,16 @@
 
   /** Coalesced list rows of conversations that changed (ours come as events too). */
   function onRows(rows) {
+    let buyerStarted = false; // the buyer of the side panel opened a new conversation
     for (const row of rows) {
+      if (!state.convs.has(row.id) && state.customer && row.customer && row.customer.id === state.customer.id) buyerStarted = true;
       const conv = upsertConv(row, "row");
       if (matchesFilter(conv) && !state.q) state.listed.add(conv.id);
       else if (!state.q && conv.id !== state.activeId) state.listed.delete(conv.id);
     }
     renderList();
     if (rows.some((row) => row.id === state.activeId)) renderThreadHeader();
+    if (buyerStarted && state.activeId !== null) loadHistory(state.activeId, { live: true });
   }
 
   function onFrame(frame) {

@@ -83,6 +83,22 @@ def op_buyer_message(*, slug: str, buyer_id: str, text: str, nickname: str = "")
     return {"conversation_id": message.conversation_id, "customer_id": message.conversation.customer_id, "seq": message.seq}
 
 
+def op_buyer_history(*, slug: str, buyer_id: str, nickname: str, count: int, assignee_id: int | None = None) -> list[int]:
+    """``count`` resolved conversations of one buyer ("第1次咨询" the oldest), each taken by
+    ``assignee_id``; returns their ids, oldest first."""
+    channel = _channel(slug)
+    assignee = User.objects.get(pk=assignee_id) if assignee_id else None
+    ids = []
+    for n in range(1, count + 1):
+        message, _ = services.buyer_message_receive(channel=channel, platform_buyer_id=buyer_id, nickname=nickname, text=f"第{n}次咨询")
+        conversation = message.conversation
+        if assignee is not None:
+            services.conversation_assign(conversation=conversation, assignee=assignee, actor=assignee)
+        services.conversation_resolve(conversation=conversation, actor=assignee)
+        ids.append(conversation.pk)
+    return ids
+
+
 def op_platform_buyer_message(*, slug: str, buyer_id: str, text: str, nickname: str = "") -> dict:
     """A buyer message from a marketplace adapter, on a platform channel with no outbound URL."""
     shop = Shop.objects.get(slug=slug)

@@ -330,3 +330,54 @@ def test_a_second_tab_follows_the_buyer_into_a_new_conversation(live, browser):
         expect(tab.locator("[data-sender=agent] [data-testid=message-text]")).to_have_text(["新问题请讲"])
     (old, new) = live.helper("conversations", slug=slug)
     assert (old["status"], new["status"]) == ("resolved", "open")
+
+
+
+def test_the_buyer_sees_one_ended_line_for_the_resolve_that_stands(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    buyer = buyer_page(browser, slug)
+    buyer_send(buyer, "发票怎么开？")
+    wait_acked(buyer)
+    workspace = browser.agent_page(agent)
+    workspace.locator("[data-testid=conversation]", has_text="发票怎么开？").click()
+    status = workspace.locator("[data-testid=thread-status]")
+    ended = buyer.locator(".line", has_text="本次会话已结束")
+
+    def resolve():
+        workspace.click("[data-testid=resolve]")
+        expect(status).to_have_text("已解决")
+
+    def reopen():
+        workspace.click("[data-testid=reopen]")
+        expect(status).to_have_text("进行中")
+
+    # Resolved, reopened, resolved again: it ended once, at the last resolve.
+    resolve()
+    expect(ended).to_have_count(1)
+    reopen()
+    expect(ended).to_have_count(0)
+    resolve()
+    expect(ended).to_have_count(1)
+    expect(buyer.locator("#messages > *").last).to_have_text("本次会话已结束，有问题可随时再次留言。")
+
+    # Reopened, the conversation goes on, also after a reload (its history from seq 0).
+    reopen()
+    expect(ended).to_have_count(0)
+    buyer.reload()
+    buyer.wait_for_selector('#conn-dot[data-state="open"]')
+    expect(buyer.locator("[data-testid=message-text]")).to_have_text(["发票怎么开？"])
+    expect(ended).to_have_count(0)
+
+    # Changes missed while offline come by resync, in one batch: one line for the last resolve.
+    buyer.evaluate("window.dxeSocket.drop(5000)")
+    expect(buyer.locator("#conn-dot")).to_have_attribute("data-state", "offline")
+    resolve()
+    reopen()
+    resolve()
+    expect(buyer.locator("#conn-dot")).to_have_attribute("data-state", "offline", timeout=100)
+    expect(buyer.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=8000)
+    expect(ended).to_have_count(1)
+    buyer.evaluate("window.dxeSocket.drop(500)")
+    expect(buyer.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=8000)
+    expect(ended).to_have_count(1)

@@ -1,4 +1,5 @@
 """The agent workspace beyond the live chat: drafts, shortcuts, the buyer panel, paging, language."""
+import re
 import urllib.request
 
 import pytest
@@ -349,3 +350,73 @@ def test_new_messages_pill_when_reading_history(live, browser):
     pill.click()
     expect(pill).to_be_hidden()
     expect(page.locator("#messages [data-testid=message-text]").last).to_be_in_viewport()
+
+
+def test_the_buyer_panel_pages_past_conversations_and_opens_one(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    past = live.helper("buyer_history", slug=slug, buyer_id="tb-back", nickname="回头客", count=12, assignee_id=agent["id"])
+    now = live.helper("buyer_message", slug=slug, buyer_id="tb-back", nickname="回头客", text="又来问了")
+    page = browser.agent_page(agent)
+    row_of(page, now["conversation_id"]).click()
+
+    history = page.locator("[data-testid=customer-history] [data-testid=history-conversation]")
+    expect(history).to_have_count(10)
+    expect(history.first).to_contain_text("第12次咨询")
+    expect(history.first).to_contain_text("已解决")
+    expect(history.first).to_contain_text("我")  # taken by this agent
+    page.get_by_role("button", name="更多会话").click()
+    expect(history).to_have_count(12)
+    expect(history.last).to_contain_text("第1次咨询")
+    expect(page.get_by_role("button", name="更多会话")).to_have_count(0)
+    shot(page, "workspace-past-conversations")
+
+    # The follow-up's thread links the conversation it follows.
+    previous = page.locator("[data-testid=previous-conversation]")
+    expect(previous).to_have_text(re.compile(r"^上一次会话 · \d{2}:\d{2}$"))
+    previous.click()
+    expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["第12次咨询"])
+    expect(page.locator("[data-testid=thread-status]")).to_have_text("已解决")
+    expect(page.locator("[data-testid=reopen]")).to_be_visible()
+    assert page.url.endswith(f"?c={past[-1]}")
+    # Its panel lists the others, the follow-up first; a click opens that one again.
+    expect(history.first).to_contain_text("又来问了")
+    history.first.click()
+    expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["又来问了"])
+    expect(history.first).to_contain_text("第12次咨询")
+
+    # A conversation opened from the panel is the same thread as from the list: it reloads too.
+    history.nth(3).click()
+    expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["第9次咨询"])
+    page.reload()
+    page.wait_for_selector('#conn[data-state="open"]')
+    expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["第9次咨询"])
+    expect(previous).to_have_count(1)
+
+
+def test_a_follow_up_after_a_resolve_shows_in_the_panel_live_and_links_back(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    buyer = browser.page(mobile=True)
+    buyer.goto(live.url(f"/chat/{slug}/"))
+    buyer.wait_for_selector('#conn-dot[data-state="open"]')
+    buyer.fill("[data-testid=composer]", "我的快递到哪了？")
+    buyer.keyboard.press("Enter")
+    page = browser.agent_page(agent)
+    page.locator("[data-testid=conversation]", has_text="我的快递到哪了？").click()
+    history = page.locator("[data-testid=customer-history] [data-testid=history-conversation]")
+    expect(page.locator("[data-testid=customer-history]")).to_have_text("暂无其他会话")
+    expect(page.locator("[data-testid=previous-conversation]")).to_have_count(0)
+    page.click("[data-testid=resolve]")
+    expect(buyer.locator(".line")).to_contain_text(["本次会话已结束"])
+
+    # The buyer writes again: a new conversation, which the open panel lists at once.
+    buyer.fill("[data-testid=composer]", "还是没收到")
+    buyer.keyboard.press("Enter")
+    expect(history).to_have_count(1)
+    expect(history.first).to_contain_text("还是没收到")
+    expect(history.first).to_contain_text("未分配")
+    history.first.click()
+    expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["还是没收到"])
+    page.locator("[data-testid=previous-conversation]").click()
+    expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["我的快递到哪了？"])

@@ -242,6 +242,60 @@ def test_message_list_runs_a_constant_number_of_queries(api, conversation, agent
     assert small[0] <= 6  # session, user, conversation, messages, attachments
 
 
+# --- A buyer's other conversations (历史会话) -----------------------------------------------
+def _buyer_history(shop, channel, customer, count: int) -> list[Conversation]:
+    """``count`` resolved conversations of the buyer, a day apart, the newest first."""
+    now = timezone.now()
+    made = []
+    for n in range(count):
+        past = ConversationFactory(shop=shop, channel=channel, customer=customer, status="resolved", assignee=None)
+        Conversation.objects.filter(pk=past.pk).update(created_at=now - timedelta(days=n + 1))
+        made.append(past)
+    return made
+
+
+def test_others_are_the_buyers_other_conversations_newest_first_as_list_rows(api, shop, web_channel, conversation, agent):
+    customer = conversation.customer
+    older, oldest = _buyer_history(shop, web_channel, customer, 2)
+    Conversation.objects.filter(pk=older.pk).update(assignee=agent, last_message_preview="上次的尺码问题")
+    ConversationFactory(shop=shop, channel=web_channel)  # another buyer's
+    body = api.get(url(conversation, "others/")).json()
+    assert [row["id"] for row in body["results"]] == [older.pk, oldest.pk]
+    assert body["next"] is None
+    # Each row is the conversation's list row, so the workspace opens it as it is.
+    assert body["results"][0] == api.get(url(older)).json()
+    assert body["results"][0]["assignee"]["id"] == agent.pk
+    assert body["results"][0]["last_message_preview"] == "上次的尺码问题"
+    # From an older conversation, the current one is among the others.
+    assert [row["id"] for row in api.get(url(oldest, "others/")).json()["results"]] == [conversation.pk, older.pk]
+
+
+def test_others_page_by_cursor_without_skipping_or_repeating(api, shop, web_channel, conversation):
+    history = _buyer_history(shop, web_channel, conversation.customer, 7)
+    first = api.get(url(conversation, "others/?page_size=3")).json()
+    # A conversation the buyer starts meanwhile does not shift the pages.
+    ConversationFactory(shop=shop, channel=web_channel, customer=conversation.customer)
+    seen, next_url = [row["id"] for row in first["results"]], first["next"]
+    while next_url:
+        page = api.get(next_url).json()
+        seen += [row["id"] for row in page["results"]]
+        next_url = page["next"]
+    assert seen == [c.pk for c in history]
+    assert_error(api.get(url(conversation, "others/?cursor=bogus")), 400, field="cursor")
+    assert_error(api.get(url(conversation, "others/?page_size=0")), 400, field="page_size")
+
+
+def test_others_run_a_constant_number_of_queries(api, shop, web_channel, conversation, agent):
+    _buyer_history(shop, web_channel, conversation.customer, 3)
+    _count_queries(api, url(conversation, "others/"))  # the first request caches the agent's memberships
+    small = _count_queries(api, url(conversation, "others/"))
+    history = _buyer_history(shop, web_channel, conversation.customer, 40)
+    Conversation.objects.filter(pk__in=[c.pk for c in history]).update(assignee=agent)
+    large = [_count_queries(api, url(conversation, f"others/?page_size={size}")) for size in (5, 25, 100)]
+    assert set(large) == {small}, (small, large)
+    assert small <= 4, small  # session, user, the conversation, the page
+
+
 # --- Conversation detail, auth and error shape ---------------------------------------------
 def test_detail_and_foreign_or_unknown_is_the_same_404(api, conversation, other_shop):
     response = api.get(url(conversation))
@@ -497,7 +551,7 @@ def test_read_bad_input(api, conversation, data):
     assert_error(api.post(url(conversation, "read/"), data, format="json"), 400)
 
 
-@pytest.mark.parametrize("suffix", ["", "messages/", "events/"])
+@pytest.mark.parametrize("suffix", ["", "messages/", "events/", "others/"])
 def test_foreign_conversation_reads_are_404(client_for, outsider, conversation, suffix):
     assert_error(client_for(outsider).get(url(conversation, suffix)), 404)
 

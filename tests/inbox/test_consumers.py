@@ -619,6 +619,25 @@ async def test_a_first_message_past_the_address_cap_gets_an_error_frame(shop, we
     await close_all(*sockets)
 
 
+async def test_the_buyer_hears_each_status_change_live_and_on_resync(agent, shop, conversation, customer):
+    """The chat page shows an "ended" line only while the last resolve stands: it needs the
+    reopens as well as the resolves, live and in history alike."""
+    buyer_ws = await buyer_socket(shop, customer)
+    for status in ("resolved", "open", "resolved"):
+        await database_sync_to_async(services.conversation_set_status)(conversation=conversation, status=status, actor=agent)
+    live = [(await receive_type(buyer_ws, "event"))["event"] for _ in range(3)]
+    await buyer_ws.send_json_to({"type": "resync", "last_seq": 0, "conversation_id": conversation.pk})
+    resynced, done = await drain_resync(buyer_ws)
+    assert resynced == live
+    assert [(e["kind"], e["seq"], e["data"]["to"]) for e in live] == [
+        ("conversation.status", 1, "resolved"),
+        ("conversation.status", 2, "open"),
+        ("conversation.status", 3, "resolved"),
+    ]
+    assert done["last_seq"] == 3
+    await close_all(buyer_ws)
+
+
 async def test_buyer_cannot_resync_someone_elses_conversation(shop, conversation, web_channel):
     customer = await database_sync_to_async(CustomerFactory)(shop=shop)
     buyer_ws = await buyer_socket(shop, customer)

@@ -102,3 +102,20 @@ def test_event_list(conversation, agent):
     assert [(e.seq, e.kind) for e in selectors.event_list(conversation=conversation)] == [(1, "assigned"), (3, "status")]
     assert [e.seq for e in selectors.event_list(conversation=conversation, after_seq=1)] == [3]
     assert [e.seq for e in selectors.event_list(conversation=conversation, limit=1)] == [1]
+
+
+def test_others_are_the_buyers_other_conversations_in_the_shop(agent, shop, web_channel, conversation):
+    customer = conversation.customer
+    platform = ChannelFactory(shop=shop, kind="platform_api")
+    earlier = ConversationFactory(shop=shop, customer=customer, channel=web_channel, status="resolved")
+    elsewhere = ConversationFactory(shop=shop, customer=customer, channel=platform)
+    ConversationFactory(shop=shop, channel=web_channel)  # another buyer's
+    others = selectors.conversation_others(user=agent, conversation_id=conversation.pk)
+    assert set(others) == {earlier, elsewhere}
+    assert set(selectors.conversation_others(user=agent, conversation_id=earlier.pk)) == {conversation, elsewhere}
+
+
+def test_others_of_a_foreign_or_unknown_conversation_are_404(agent, outsider, conversation):
+    for user, conversation_id in ((outsider, conversation.pk), (agent, 999999), (agent, "abc")):
+        with pytest.raises(Http404):
+            selectors.conversation_others(user=user, conversation_id=conversation_id)

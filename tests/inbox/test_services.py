@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from inbox import realtime, services
 from inbox.models import Conversation, ConversationEvent, Message
 
-from ..factories import CustomerFactory, MembershipFactory, UserFactory
+from ..factories import ChannelFactory, CustomerFactory, MembershipFactory, UserFactory
 
 
 @pytest.fixture
@@ -57,6 +57,23 @@ def test_known_buyer_with_a_stale_or_foreign_conversation_id_gets_their_own(conv
     assert theirs.conversation_id != fresh.conversation_id
     assert theirs.conversation.customer_id == other.pk
     assert Message.objects.filter(conversation_id=fresh.conversation_id).count() == 1
+
+
+def test_a_follow_up_after_a_resolve_links_the_conversation_it_follows(conversation, agent, shop, web_channel):
+    customer = conversation.customer
+    platform = ChannelFactory(shop=shop, kind="platform_api")
+    first_on_platform = services.conversation_open(channel=platform, customer=customer)
+    assert first_on_platform.previous_id is None  # the buyer's first on that channel
+    assert services.conversation_open(channel=web_channel, customer=customer) == conversation  # still open: no follow-up
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    follow_up, _ = services.buyer_message_send(
+        channel=web_channel, customer=customer, text="上次的问题还没解决", conversation_id=conversation.pk
+    )
+    assert follow_up.conversation_id != conversation.pk
+    assert follow_up.conversation.previous_id == conversation.pk
+    services.conversation_resolve(conversation=follow_up.conversation, actor=agent)
+    third = services.conversation_open(channel=web_channel, customer=customer)
+    assert third.previous_id == follow_up.conversation_id
 
 
 def test_retry_with_same_client_msg_id_returns_stored_message(conversation):
