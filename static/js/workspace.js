@@ -598,6 +598,22 @@
     );
   }
 
+  /** Why a platform delivery failed, in the agent's language: the words come from the
+   * server-rendered config by the message's stable code, its detail (e.g. "HTTP 404") after. */
+  function deliveryReason(m) {
+    const reasons = cfg.deliveryReasons;
+    const reason = reasons[m.delivery_error_code] || reasons.other;
+    return m.delivery_error_detail ? fmt(S.deliveryReasonDetail, { reason, detail: m.delivery_error_detail }) : reason;
+  }
+
+  function deliveryFailure(m) {
+    return h(
+      "span",
+      { class: "msg-state delivery-failed", dataset: { testid: "delivery-failed" } },
+      fmt(S.deliveryFailedLine, { reason: deliveryReason(m) })
+    );
+  }
+
   function messageStatus(conv, m) {
     if (m._failed) {
       return h(
@@ -611,9 +627,10 @@
     if (m.sender_kind !== "agent" && m.sender_kind !== "bot") return null;
     if (m.is_private) return null;
     if (conv.channel && conv.channel.kind === "platform_api") {
-      const label = { pending: S.deliveryPending, sent: S.deliverySent, failed: S.deliveryFailed }[m.delivery_state];
+      if (m.delivery_state === "failed") return deliveryFailure(m);
+      const label = { pending: S.deliveryPending, sent: S.deliverySent }[m.delivery_state];
       if (!label) return null;
-      return h("span", { class: `msg-state delivery-${m.delivery_state}`, title: m.delivery_error || "" }, label);
+      return h("span", { class: `msg-state delivery-${m.delivery_state}` }, label);
     }
     const read = m.seq <= (conv.buyer_last_read_seq || 0);
     return h("span", { class: `msg-state ${read ? "is-read" : "is-unread"}`, dataset: { testid: "read-state" } }, read ? S.read : S.unread);
@@ -676,7 +693,8 @@
       m.text,
       (m.attachments || []).map((a) => a.url),
       m.delivery_state,
-      m.delivery_error,
+      m.delivery_error_code,
+      m.delivery_error_detail,
       m.seq <= (conv.buyer_last_read_seq || 0),
       m._pending,
       m._failed,

@@ -320,13 +320,14 @@ def test_platform_reply_shows_its_delivery_state(live, browser):
     composer = page.locator("[data-testid=composer]")
     composer.fill("默认中通，可以备注顺丰")
     composer.press("Enter")
-    # The channel has no outbound URL, so delivery fails at once; the state arrives live.
-    state = page.locator("#messages [data-sender=agent] .msg-state")
-    expect(state).to_have_text("平台投递失败")
-    expect(state).to_have_attribute("title", "no outbound URL configured")
+    # The channel has no outbound URL, so delivery fails at once; the reason arrives live,
+    # in Chinese, on a line under the bubble (not only in a tooltip).
+    failed = page.locator("#messages [data-sender=agent] [data-testid=delivery-failed]")
+    expect(failed).to_have_text("发送到平台失败：渠道未设置平台回调地址，请联系管理员设置")
+    expect(failed).to_be_visible()
     page.reload()
     page.wait_for_selector('#conn[data-state="open"]')
-    expect(state).to_have_text("平台投递失败")
+    expect(failed).to_have_text("发送到平台失败：渠道未设置平台回调地址，请联系管理员设置")
 
 
 def test_new_messages_pill_when_reading_history(live, browser):
