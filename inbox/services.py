@@ -548,6 +548,44 @@ def message_delivery_update(
 
 
 @transaction.atomic
+def message_delivery_retry(*, message: Message, actor: User) -> tuple[Message, bool]:
+    """Deliver a failed platform reply again, at an agent's request; returns ``(message, retried)``.
+
+    Only a reply of the shop's side (agent or bot, not a private note) in a platform
+    conversation of a shop the actor belongs to. A failed one becomes pending, due as a new
+    reply is, with its old reason cleared; every agent sees that live, and the delivery task is
+    queued after commit. One already pending (a second click, or an attempt under way) is
+    returned unchanged with ``retried=False``; a delivered one is refused.
+    """
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("author", "conversation__channel")
+        .get(pk=message.pk)
+    )
+    if not Membership.objects.filter(shop_id=message.shop_id, user=actor).exists():
+        raise ValidationError(_("That message is not in your shops."))
+    platform_reply = _delivers_to_platform(
+        sender_kind=message.sender_kind, is_private=message.is_private, channel=message.conversation.channel
+    )
+    if not platform_reply or message.delivery_state == Message.Delivery.NONE:
+        raise ValidationError(_("Only replies to a platform buyer are delivered, so only they can be retried."))
+    if message.delivery_state == Message.Delivery.SENT:
+        raise ValidationError(_("This message was already delivered to the platform."))
+    if message.delivery_state == Message.Delivery.PENDING:
+        return message, False
+    message.delivery_state = Message.Delivery.PENDING
+    message.delivery_error_code = ""
+    message.delivery_error_detail = ""
+    message.delivery_due_at = _delivery_due(timezone.now())
+    message.save(update_fields=["delivery_state", "delivery_error_code", "delivery_error_detail", "delivery_due_at"])
+    _publish_delivery(message)
+    from .tasks import deliver_message
+
+    transaction.on_commit(lambda: deliver_message.delay(message.pk))
+    return message, True
+
+
+@transaction.atomic
 def delivery_requeue_overdue(*, limit: int = 500) -> list[int]:
     """Queue again the platform deliveries whose attempt is overdue; returns their message ids.
 

@@ -75,6 +75,7 @@ def _workspace_strings() -> dict[str, str]:
         "deliverySent": _("Delivered to platform"),
         "deliveryFailedLine": _("Not delivered to the platform: %(reason)s"),
         "deliveryReasonDetail": _("%(reason)s (%(detail)s)"),
+        "deliveryRetrying": _("Retrying…"),
         "image": _("[Image]"),
         "unassigned": _("Unassigned"),
         "assignTo": _("Assign to…"),

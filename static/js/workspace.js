@@ -609,9 +609,40 @@
   function deliveryFailure(m) {
     return h(
       "span",
-      { class: "msg-state delivery-failed", dataset: { testid: "delivery-failed" } },
-      fmt(S.deliveryFailedLine, { reason: deliveryReason(m) })
+      { class: "msg-state delivery-failed" },
+      h("span", { dataset: { testid: "delivery-failed" } }, fmt(S.deliveryFailedLine, { reason: deliveryReason(m) })),
+      " ",
+      h(
+        "button",
+        {
+          type: "button",
+          class: "link",
+          disabled: Boolean(m._retrying),
+          dataset: { testid: "delivery-retry" },
+          onclick: () => retryDelivery(m.conversation_id, m.seq),
+        },
+        m._retrying ? S.deliveryRetrying : S.retry
+      )
     );
+  }
+
+  /** Ask the server to deliver a failed platform reply again. Every tab, this one included,
+   * learns the new state from message.delivery events, which replace the message object; the
+   * answer is applied only when no event came first (it would be older than that event). */
+  async function retryDelivery(convId, seq) {
+    const t = state.threads.get(convId);
+    const m = t && t.messages.get(seq);
+    if (!m || m._retrying) return;
+    m._retrying = true;
+    if (convId === state.activeId) renderThread();
+    try {
+      const message = await api(`messages/${m.id}/retry/`, { method: "POST", json: {} });
+      if (t.messages.get(seq) === m) t.messages.set(seq, message);
+    } catch (err) {
+      m._retrying = false;
+      toast(err.message, "error");
+    }
+    if (convId === state.activeId) renderThread();
   }
 
   function messageStatus(conv, m) {
@@ -699,6 +730,7 @@
       m._pending,
       m._failed,
       m._error,
+      m._retrying,
       m.author && m.author.nickname,
       m.sender_kind === "buyer" ? buyerName(conv) : "",
     ]);

@@ -268,6 +268,22 @@ def test_failed_message_can_be_queued_again(platform_conversation, agent_author,
     assert message.delivery_attempts == 2
 
 
+def test_an_agents_retry_delivers_a_failed_reply(
+    platform_conversation, agent_author, fake_platform, django_capture_on_commit_callbacks
+):
+    fake_platform.status = 404
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert (message.delivery_state, message.delivery_error_code) == (Message.Delivery.FAILED, "http_4xx")
+    fake_platform.status = 200  # the adapter was fixed
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_delivery_retry(message=message, actor=agent_author)
+    message.refresh_from_db()
+    assert (message.delivery_state, message.delivery_error_code, message.delivery_attempts) == ("sent", "", 2)
+    assert len(fake_platform.requests) == 2
+
+
 def test_messages_not_for_the_platform_are_never_posted(platform_conversation, agent_author, fake_platform):
     buyer_message, _ = services.message_send(conversation=platform_conversation, sender_kind="buyer", text="在吗")
     note, _ = services.note_add(conversation=platform_conversation, author=agent_author, text="老客户")
