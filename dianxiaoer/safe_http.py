@@ -17,7 +17,11 @@ from django.conf import settings
 
 
 class ForbiddenAddress(Exception):
-    """The host is, or resolves to, an address that is not public."""
+    """The host is, or resolves to, an address that is not public (``address``)."""
+
+    def __init__(self, host: str, address: str):
+        super().__init__(f"{host} resolves to {address}, which is not a public address")
+        self.address = address
 
 
 def checked_address(host: str, port: int) -> str:
@@ -27,7 +31,7 @@ def checked_address(host: str, port: int) -> str:
         for *_, sockaddr in infos:
             address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
             if not address.is_global:
-                raise ForbiddenAddress(f"{host} resolves to {address}, which is not a public address")
+                raise ForbiddenAddress(host, str(address))
     return infos[0][4][0]
 
 

@@ -29,6 +29,7 @@ from .selectors import (
     conversation_list,
     conversation_others,
     event_list,
+    message_get,
     message_latest,
     message_list,
 )
@@ -346,6 +347,30 @@ class ConversationReadApi(APIView):
             conversation=conversation, side="agent", up_to_seq=data["seq"], actor=request.user
         )
         return Response(ConversationSerializer(conversation).data)
+
+
+# --- Messages --------------------------------------------------------------------------------
+class MessageRetryApi(APIView):
+    """``POST messages/<id>/retry/``: deliver a failed reply to a platform buyer again.
+
+    Any member of the message's shop may; a reply already being delivered is answered as is
+    (a second click changes nothing), one not failed nor pending is refused with a 400.
+    """
+
+    @extend_schema(
+        operation_id="messages_retry",
+        request=None,
+        responses={
+            200: OpenApiResponse(MessageSerializer, description="The message, pending again (or still)."),
+            400: ERRORS[400],
+            404: ERRORS[404],
+        },
+    )
+    def post(self, request: Request, message_id: int) -> Response:
+        message = message_get(user=request.user, message_id=message_id)
+        validated(EmptyBodySerializer, request.data)
+        message, _retried = services.message_delivery_retry(message=message, actor=request.user)
+        return Response(MessageSerializer(message).data)
 
 
 # --- Channels (shop admins only) --------------------------------------------------------------

@@ -18,6 +18,7 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/resolve/", api.ConversationResolveApi.as_view(), name="conversation-resolve"),
     path("conversations/<int:conversation_id>/reopen/", api.ConversationReopenApi.as_view(), name="conversation-reopen"),
     path("conversations/<int:conversation_id>/read/", api.ConversationReadApi.as_view(), name="conversation-read"),
+    path("messages/<int:message_id>/retry/", api.MessageRetryApi.as_view(), name="message-retry"),
     path("channels/", api.ChannelListApi.as_view(), name="channel-list"),
     path("channels/<int:channel_id>/", api.ChannelDetailApi.as_view(), name="channel-detail"),
 ]

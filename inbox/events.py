@@ -65,7 +65,8 @@ def message_data(message: Message) -> dict:
         "client_msg_id": message.client_msg_id,
         "attachments": [_attachment_data(attachment) for attachment in message.attachments.all()],
         "delivery_state": message.delivery_state,
-        "delivery_error": message.delivery_error,
+        "delivery_error_code": message.delivery_error_code,
+        "delivery_error_detail": message.delivery_error_detail,
         "created_at": iso_datetime(message.created_at),
     }
 

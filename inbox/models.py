@@ -109,6 +109,26 @@ class Message(models.Model):
         SENT = "sent", _("Delivered to platform")
         FAILED = "failed", _("Delivery failed")
 
+    class DeliveryFailure(models.TextChoices):
+        """Why a platform delivery failed: stable codes that clients map to words; the label
+        is what agents read ("发送到平台失败：<label>"), ``delivery_error_detail`` the specifics."""
+
+        CHANNEL_INACTIVE = "channel_inactive", _("the channel is turned off")
+        NO_OUTBOUND_URL = "no_outbound_url", _("the channel has no outbound URL; ask an admin to set it")
+        INVALID_URL = "invalid_url", _("the channel's outbound URL is not a valid http(s) address")
+        NO_SITE_URL = "no_site_url", _("images cannot be linked because SITE_URL is not set")
+        BLOCKED_ADDRESS = "blocked_address", _("the outbound URL points to a non-public address, so it was blocked")
+        DNS = "dns", _("the platform's server name could not be resolved")
+        TIMEOUT = "timeout", _("the platform did not answer in time")
+        REFUSED = "refused", _("the platform's server refused the connection")
+        TLS = "tls", _("the secure (HTTPS) connection to the platform failed")
+        CONNECTION = "connection", _("the network connection to the platform failed")
+        INVALID_RESPONSE = "invalid_response", _("the platform's answer was not valid HTTP")
+        HTTP_REDIRECT = "http_redirect", _("the platform answered with a redirect, which is not followed")
+        HTTP_4XX = "http_4xx", _("the platform refused the message")
+        HTTP_5XX = "http_5xx", _("the platform's server had an error")
+        OTHER = "other", _("another error")
+
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
     seq = models.PositiveBigIntegerField()
@@ -119,7 +139,9 @@ class Message(models.Model):
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)
     delivery_state = models.CharField(max_length=8, choices=Delivery.choices, default=Delivery.NONE, blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
-    delivery_error = models.CharField(max_length=200, blank=True)
+    # The last failed attempt's reason (kept while a retryable one waits; cleared once sent).
+    delivery_error_code = models.CharField(max_length=32, choices=DeliveryFailure.choices, blank=True)
+    delivery_error_detail = models.CharField(max_length=200, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     # A pending delivery's next attempt is overdue after this: its task was lost (the broker
     # was down when the reply committed, or forgot a retry's countdown), and the sweep

@@ -83,6 +83,14 @@ def conversation_buyers(*, user: User, conversation_ids: list[int]) -> dict[int,
     return {pk: (shop_id, channel_id, buyer_id) for pk, shop_id, channel_id, buyer_id in rows}
 
 
+def message_get(*, user: User, message_id: int) -> Message:
+    """One message of the user's shops (private notes included: agents see them), or 404."""
+    try:
+        return Message.objects.select_related("author").get(pk=message_id, shop_id__in=shop_ids_for(user))
+    except (Message.DoesNotExist, ValueError, TypeError):
+        raise Http404(_("Message not found."))
+
+
 def message_list(*, conversation: Conversation, after_seq: int = 0, include_private: bool, limit: int = 200) -> list[Message]:
     """Messages after ``after_seq`` in seq order; buyers never get private notes."""
     qs = (

@@ -44,7 +44,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "client_msg_id",
             "attachments",
             "delivery_state",
-            "delivery_error",
+            "delivery_error_code",
+            "delivery_error_detail",
             "created_at",
         ]
 

@@ -197,6 +197,16 @@ def _delivery_due(now: datetime, retry_in: float = 0) -> datetime:
     return now + timedelta(seconds=retry_in + DELIVERY_OVERDUE_SECONDS)
 
 
+def _delivers_to_platform(*, sender_kind: str, is_private: bool, channel: Channel) -> bool:
+    """Whether a message goes out to the platform behind its channel: the shop's replies
+    (agent or bot, not private notes) on a ``platform_api`` channel."""
+    return (
+        sender_kind in (Message.SenderKind.AGENT, Message.SenderKind.BOT)
+        and not is_private
+        and channel.kind == Channel.Kind.PLATFORM_API
+    )
+
+
 # A buyer's last contact is a day-level fact: rewrite it at most this often.
 LAST_CONTACT_RESOLUTION_SECONDS = 60
 
@@ -219,11 +229,7 @@ def _append_message(
     returned only to its own sender: another sender's id is refused.
     """
     now = timezone.now()
-    delivers_to_platform = (
-        sender_kind in (Message.SenderKind.AGENT, Message.SenderKind.BOT)
-        and not is_private
-        and conversation.channel.kind == Channel.Kind.PLATFORM_API
-    )
+    delivers_to_platform = _delivers_to_platform(sender_kind=sender_kind, is_private=is_private, channel=conversation.channel)
     message = Message(
         conversation=conversation,
         shop_id=conversation.shop_id,
@@ -534,10 +540,23 @@ def conversation_mark_read(*, conversation: Conversation, side: str, up_to_seq: 
     return conversation
 
 
+def _publish_delivery(message: Message) -> None:
+    """Tell the shop's agents a reply's delivery state changed: a ``message.delivery`` event
+    carrying the message's own seq, so every tab applies it whatever it holds."""
+    conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=message.conversation_id)
+    agent_payload, _ = events.message_event(
+        message, conversation=events.conversation_data(conversation), kind=events.MESSAGE_DELIVERY
+    )
+    realtime.publish_on_commit(shop_id=message.shop_id, agent_payload=agent_payload, buyer=_buyer_group(conversation), buyer_payload=None)
+
+
 @transaction.atomic
-def message_delivery_update(*, message_id: int, state: str, error: str = "", retry_in: float = 0) -> Message:
+def message_delivery_update(
+    *, message_id: int, state: str, error_code: str = "", error_detail: str = "", retry_in: float = 0
+) -> Message:
     """Record the outcome of one attempt to deliver an agent reply to its platform.
 
+    ``error_code`` (``Message.DeliveryFailure``) and ``error_detail``: why the attempt failed.
     ``retry_in``: a pending one's next attempt is queued that many seconds from now; it is
     overdue (taken for lost) ``DELIVERY_OVERDUE_SECONDS`` after that.
     """
@@ -547,17 +566,61 @@ def message_delivery_update(*, message_id: int, state: str, error: str = "", ret
     now = timezone.now()
     message.delivery_state = state
     message.delivery_attempts = F("delivery_attempts") + 1
-    message.delivery_error = error[:200]
+    message.delivery_error_code = error_code
+    message.delivery_error_detail = error_detail[:200]
     message.delivered_at = now if state == Message.Delivery.SENT else None
     message.delivery_due_at = _delivery_due(now, retry_in) if state == Message.Delivery.PENDING else None
-    message.save(update_fields=["delivery_state", "delivery_attempts", "delivery_error", "delivered_at", "delivery_due_at"])
-    message.refresh_from_db()
-    conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=message.conversation_id)
-    agent_payload, _ = events.message_event(
-        message, conversation=events.conversation_data(conversation), kind=events.MESSAGE_DELIVERY
+    message.save(
+        update_fields=[
+            "delivery_state",
+            "delivery_attempts",
+            "delivery_error_code",
+            "delivery_error_detail",
+            "delivered_at",
+            "delivery_due_at",
+        ]
     )
-    realtime.publish_on_commit(shop_id=message.shop_id, agent_payload=agent_payload, buyer=_buyer_group(conversation), buyer_payload=None)
+    message.refresh_from_db()
+    _publish_delivery(message)
     return message
+
+
+@transaction.atomic
+def message_delivery_retry(*, message: Message, actor: User) -> tuple[Message, bool]:
+    """Deliver a failed platform reply again, at an agent's request; returns ``(message, retried)``.
+
+    Only a reply of the shop's side (agent or bot, not a private note) in a platform
+    conversation of a shop the actor belongs to. A failed one becomes pending, due as a new
+    reply is, with its old reason cleared; every agent sees that live, and the delivery task is
+    queued after commit. One already pending (a second click, or an attempt under way) is
+    returned unchanged with ``retried=False``; a delivered one is refused.
+    """
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("author", "conversation__channel")
+        .get(pk=message.pk)
+    )
+    if not Membership.objects.filter(shop_id=message.shop_id, user=actor).exists():
+        raise ValidationError(_("That message is not in your shops."))
+    platform_reply = _delivers_to_platform(
+        sender_kind=message.sender_kind, is_private=message.is_private, channel=message.conversation.channel
+    )
+    if not platform_reply or message.delivery_state == Message.Delivery.NONE:
+        raise ValidationError(_("Only replies to a platform buyer are delivered, so only they can be retried."))
+    if message.delivery_state == Message.Delivery.SENT:
+        raise ValidationError(_("This message was already delivered to the platform."))
+    if message.delivery_state == Message.Delivery.PENDING:
+        return message, False
+    message.delivery_state = Message.Delivery.PENDING
+    message.delivery_error_code = ""
+    message.delivery_error_detail = ""
+    message.delivery_due_at = _delivery_due(timezone.now())
+    message.save(update_fields=["delivery_state", "delivery_error_code", "delivery_error_detail", "delivery_due_at"])
+    _publish_delivery(message)
+    from .tasks import deliver_message
+
+    transaction.on_commit(lambda: deliver_message.delay(message.pk))
+    return message, True
 
 
 @transaction.atomic

@@ -9,6 +9,8 @@ A pending delivery whose task was lost is queued again by ``requeue_overdue_deli
 """
 import json
 import random
+import socket
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -35,12 +37,49 @@ RETRYABLE_CLIENT_ERRORS = frozenset({408, 409, 425, 429})
 USER_AGENT = "dianxiaoer-delivery/1"
 
 
-class DeliveryError(Exception):
-    """The platform did not take the message. ``permanent`` ones are not retried."""
+Failure = Message.DeliveryFailure
 
-    def __init__(self, reason: str, *, permanent: bool = False):
-        super().__init__(reason)
+
+class DeliveryError(Exception):
+    """The platform did not take the message, for a reason ``code`` (``Message.DeliveryFailure``)
+    with ``detail`` ("HTTP 404"; never the outbound URL, which only admins may see).
+    ``permanent`` ones are not retried."""
+
+    def __init__(self, code: str, detail: str = "", *, permanent: bool = False):
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail
         self.permanent = permanent
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}" if self.detail else self.code
+
+
+def http_failure(status: int) -> DeliveryError:
+    """A non-2xx answer. Redirects and client errors are final, but for the retryable few."""
+    detail = f"HTTP {status}"
+    if 300 <= status < 400:
+        return DeliveryError(Failure.HTTP_REDIRECT, detail, permanent=True)
+    if 400 <= status < 500:
+        return DeliveryError(Failure.HTTP_4XX, detail, permanent=status not in RETRYABLE_CLIENT_ERRORS)
+    if 500 <= status < 600:
+        return DeliveryError(Failure.HTTP_5XX, detail)
+    return DeliveryError(Failure.INVALID_RESPONSE, detail)
+
+
+def network_failure(error: BaseException | str) -> DeliveryError:
+    """A connection that failed before an answer (``error``: an ``OSError`` or urllib's reason)."""
+    if isinstance(error, str):  # urllib's own complaint about the URL ("no host given")
+        return DeliveryError(Failure.INVALID_URL, permanent=True)
+    if isinstance(error, socket.gaierror):
+        return DeliveryError(Failure.DNS)
+    if isinstance(error, TimeoutError):
+        return DeliveryError(Failure.TIMEOUT)
+    if isinstance(error, ConnectionRefusedError):
+        return DeliveryError(Failure.REFUSED)
+    if isinstance(error, ssl.SSLError):  # its text may name the host: the reason alone
+        return DeliveryError(Failure.TLS, error.reason or type(error).__name__)
+    return DeliveryError(Failure.CONNECTION, str(error) or type(error).__name__)
 
 
 class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
@@ -77,8 +116,9 @@ def delivery_body(message: Message) -> bytes:
 def post_signed(url: str, secret: str, body: bytes, *, delivery_id: str = "") -> None:
     """POST ``body`` signed as a delivery (``sign(..., outbound=True)``); raises ``DeliveryError``
     unless answered 2xx."""
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise DeliveryError("outbound URL must be http or https", permanent=True)
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in ("http", "https"):
+        raise DeliveryError(Failure.INVALID_URL, scheme, permanent=True)
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -92,17 +132,20 @@ def post_signed(url: str, secret: str, body: bytes, *, delivery_id: str = "") ->
     try:
         with _opener.open(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
             if not 200 <= response.status < 300:
-                raise DeliveryError(f"HTTP {response.status}")
+                raise http_failure(response.status)
     except safe_http.ForbiddenAddress as exc:
-        raise DeliveryError(str(exc), permanent=True) from exc
+        raise DeliveryError(Failure.BLOCKED_ADDRESS, exc.address, permanent=True) from exc
     except urllib.error.HTTPError as exc:
         exc.close()
-        permanent = 300 <= exc.code < 500 and exc.code not in RETRYABLE_CLIENT_ERRORS
-        raise DeliveryError(f"HTTP {exc.code}", permanent=permanent) from exc
-    except (urllib.error.URLError, HTTPException, TimeoutError, OSError) as exc:
-        raise DeliveryError(str(getattr(exc, "reason", exc)) or type(exc).__name__) from exc
+        raise http_failure(exc.code) from exc
+    except urllib.error.URLError as exc:
+        raise network_failure(exc.reason) from exc
+    except HTTPException as exc:  # an answer that is not HTTP, or none at all
+        raise DeliveryError(Failure.INVALID_RESPONSE, type(exc).__name__) from exc
+    except OSError as exc:  # while reading the answer: a timeout, a reset
+        raise network_failure(exc) from exc
     except ValueError as exc:  # a URL urllib cannot even parse
-        raise DeliveryError(str(exc), permanent=True) from exc
+        raise DeliveryError(Failure.INVALID_URL, permanent=True) from exc
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_DELIVERY_RETRIES)
@@ -110,7 +153,9 @@ def deliver_message(self, message_id: int) -> None:
     """POST an agent reply to its channel's outbound URL; retries with backoff, then "failed".
 
     Does nothing for a message already sent or one that is not for the platform (buyer
-    messages, private notes). A "failed" message may be queued again to retry by hand.
+    messages, private notes). Agents retry a "failed" one through
+    :func:`inbox.services.message_delivery_retry`. Each failure is recorded with its reason's
+    code (``Message.DeliveryFailure``).
     """
     message = (
         Message.objects.select_related("conversation__channel", "conversation__customer", "author")
@@ -124,26 +169,38 @@ def deliver_message(self, message_id: int) -> None:
         return
     channel = message.conversation.channel
     if not channel.is_active:
-        message_delivery_update(message_id=message_id, state=Message.Delivery.FAILED, error="channel is inactive")
+        _fail(message_id, DeliveryError(Failure.CHANNEL_INACTIVE))
         return
     if not channel.outbound_url:
-        message_delivery_update(message_id=message_id, state=Message.Delivery.FAILED, error="no outbound URL configured")
+        _fail(message_id, DeliveryError(Failure.NO_OUTBOUND_URL))
         return
     try:
         body = delivery_body(message)
-    except ImproperlyConfigured as exc:
-        message_delivery_update(message_id=message_id, state=Message.Delivery.FAILED, error=str(exc))
+    except ImproperlyConfigured:
+        _fail(message_id, DeliveryError(Failure.NO_SITE_URL))
         return
     try:
         post_signed(channel.outbound_url, channel.webhook_secret, body, delivery_id=f"dxe:message:{message.pk}")
     except DeliveryError as exc:
         if exc.permanent or self.request.retries >= self.max_retries:
-            message_delivery_update(message_id=message_id, state=Message.Delivery.FAILED, error=str(exc))
+            _fail(message_id, exc)
             return
         countdown = retry_countdown(self.request.retries)
-        message_delivery_update(message_id=message_id, state=Message.Delivery.PENDING, error=str(exc), retry_in=countdown)
+        message_delivery_update(
+            message_id=message_id,
+            state=Message.Delivery.PENDING,
+            error_code=exc.code,
+            error_detail=exc.detail,
+            retry_in=countdown,
+        )
         raise self.retry(exc=exc, countdown=countdown)
     message_delivery_update(message_id=message_id, state=Message.Delivery.SENT)
+
+
+def _fail(message_id: int, error: DeliveryError) -> None:
+    message_delivery_update(
+        message_id=message_id, state=Message.Delivery.FAILED, error_code=error.code, error_detail=error.detail
+    )
 
 
 @shared_task(acks_late=True)

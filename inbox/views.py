@@ -28,7 +28,7 @@ from dianxiaoer.rate_limit import client_address, window_hits
 from . import buyer_identity, events, services, visitor_cookie, visitor_quota
 from .attachment_links import attachment_link_opens
 from .buyer_identity import BuyerSession
-from .models import Attachment, Channel
+from .models import Attachment, Channel, Message
 
 # The buyer's session token travels in this header (or the ``token`` form field) on uploads,
 # and as ``?t=`` on image URLs (an <img> cannot send headers).
@@ -74,7 +74,9 @@ def _workspace_strings() -> dict[str, str]:
         "unread": _("Unread"),
         "deliveryPending": _("Delivering to platform…"),
         "deliverySent": _("Delivered to platform"),
-        "deliveryFailed": _("Platform delivery failed"),
+        "deliveryFailedLine": _("Not delivered to the platform: %(reason)s"),
+        "deliveryReasonDetail": _("%(reason)s (%(detail)s)"),
+        "deliveryRetrying": _("Retrying…"),
         "image": _("[Image]"),
         "unassigned": _("Unassigned"),
         "assignTo": _("Assign to…"),
@@ -143,6 +145,8 @@ def workspace(request):
         "api": "/api/v1/",
         "ws": "/ws/agent/",
         "strings": _workspace_strings(),
+        # What agents read for each code of a failed platform delivery (``delivery_error_code``).
+        "deliveryReasons": {code: str(label) for code, label in Message.DeliveryFailure.choices},
     }
     return render(
         request,

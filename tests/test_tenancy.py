@@ -95,6 +95,7 @@ class Victim:
     platform_channel: Channel
     attachment: Attachment
     message: Message
+    failed_reply: Message  # a reply to a platform buyer whose delivery failed: retryable
     order: Order
     team: object
     tag: Tag
@@ -145,6 +146,14 @@ def victim(shop, agent, supervisor, admin_user, web_channel, django_capture_on_c
     ConversationFactory(
         shop=shop, customer=customer, channel=web_channel, status="resolved", last_message_preview=f"{MARK}-earlier-chat"
     )
+    # Outside the block above, so its delivery never runs: it stays failed, for the retry route.
+    platform_conversation = ConversationFactory(shop=shop, customer=customer, channel=platform_channel)
+    failed_reply, _ = services.message_send(
+        conversation=platform_conversation, sender_kind="agent", author=agent, text=f"{MARK}-platform-reply"
+    )
+    services.message_delivery_update(
+        message_id=failed_reply.pk, state=Message.Delivery.FAILED, error_code="http_5xx", error_detail="HTTP 503"
+    )
     order = OrderFactory(shop=shop, customer=customer, platform_order_id=f"{MARK}-order")
     team = TeamFactory(shop=shop, name=f"{MARK}-team")
     secrets = [
@@ -156,6 +165,7 @@ def victim(shop, agent, supervisor, admin_user, web_channel, django_capture_on_c
         f"{MARK}-地址",
         f"{MARK}-buyer-message",
         f"{MARK}-reply",
+        f"{MARK}-platform-reply",
         f"{MARK}-private-note",
         f"{MARK}-image-bytes",
         f"{MARK}-order",
@@ -179,6 +189,7 @@ def victim(shop, agent, supervisor, admin_user, web_channel, django_capture_on_c
         platform_channel=platform_channel,
         attachment=message.attachments.get(),
         message=message,
+        failed_reply=failed_reply,
         order=order,
         team=team,
         tag=tag,
@@ -203,7 +214,7 @@ def kwarg_values(v: Victim, *, admin_site: bool) -> dict[str, object]:
         "public_id": v.platform_channel.public_id,
         "channel_public_id": v.platform_channel.public_id,
         "attachment_id": v.attachment.pk,
-        "message_id": v.message.pk,
+        "message_id": v.failed_reply.pk,  # the retry route would change it
         "order_id": v.order.pk,
         "shop_id": v.shop.pk,
         "shop_slug": v.shop.slug,

@@ -603,6 +603,53 @@
     );
   }
 
+  /** Why a platform delivery failed, in the agent's language: the words come from the
+   * server-rendered config by the message's stable code, its detail (e.g. "HTTP 404") after. */
+  function deliveryReason(m) {
+    const reasons = cfg.deliveryReasons;
+    const reason = reasons[m.delivery_error_code] || reasons.other;
+    return m.delivery_error_detail ? fmt(S.deliveryReasonDetail, { reason, detail: m.delivery_error_detail }) : reason;
+  }
+
+  function deliveryFailure(m) {
+    return h(
+      "span",
+      { class: "msg-state delivery-failed" },
+      h("span", { dataset: { testid: "delivery-failed" } }, fmt(S.deliveryFailedLine, { reason: deliveryReason(m) })),
+      " ",
+      h(
+        "button",
+        {
+          type: "button",
+          class: "link",
+          disabled: Boolean(m._retrying),
+          dataset: { testid: "delivery-retry" },
+          onclick: () => retryDelivery(m.conversation_id, m.seq),
+        },
+        m._retrying ? S.deliveryRetrying : S.retry
+      )
+    );
+  }
+
+  /** Ask the server to deliver a failed platform reply again. Every tab, this one included,
+   * learns the new state from message.delivery events, which replace the message object; the
+   * answer is applied only when no event came first (it would be older than that event). */
+  async function retryDelivery(convId, seq) {
+    const t = state.threads.get(convId);
+    const m = t && t.messages.get(seq);
+    if (!m || m._retrying) return;
+    m._retrying = true;
+    if (convId === state.activeId) renderThread();
+    try {
+      const message = await api(`messages/${m.id}/retry/`, { method: "POST", json: {} });
+      if (t.messages.get(seq) === m) t.messages.set(seq, message);
+    } catch (err) {
+      m._retrying = false;
+      toast(err.message, "error");
+    }
+    if (convId === state.activeId) renderThread();
+  }
+
   function messageStatus(conv, m) {
     if (m._failed) {
       return h(
@@ -616,9 +663,10 @@
     if (m.sender_kind !== "agent" && m.sender_kind !== "bot") return null;
     if (m.is_private) return null;
     if (conv.channel && conv.channel.kind === "platform_api") {
-      const label = { pending: S.deliveryPending, sent: S.deliverySent, failed: S.deliveryFailed }[m.delivery_state];
+      if (m.delivery_state === "failed") return deliveryFailure(m);
+      const label = { pending: S.deliveryPending, sent: S.deliverySent }[m.delivery_state];
       if (!label) return null;
-      return h("span", { class: `msg-state delivery-${m.delivery_state}`, title: m.delivery_error || "" }, label);
+      return h("span", { class: `msg-state delivery-${m.delivery_state}` }, label);
     }
     const read = m.seq <= (conv.buyer_last_read_seq || 0);
     return h("span", { class: `msg-state ${read ? "is-read" : "is-unread"}`, dataset: { testid: "read-state" } }, read ? S.read : S.unread);
@@ -681,11 +729,13 @@
       m.text,
       (m.attachments || []).map((a) => a.url),
       m.delivery_state,
-      m.delivery_error,
+      m.delivery_error_code,
+      m.delivery_error_detail,
       m.seq <= (conv.buyer_last_read_seq || 0),
       m._pending,
       m._failed,
       m._error,
+      m._retrying,
       m.author && m.author.nickname,
       m.sender_kind === "buyer" ? buyerName(conv) : "",
     ]);

@@ -107,6 +107,17 @@ def op_platform_buyer_message(*, slug: str, buyer_id: str, text: str, nickname: 
     return {"conversation_id": message.conversation_id, "customer_id": message.conversation.customer_id, "seq": message.seq}
 
 
+def op_platform_outbound(*, slug: str, url: str) -> None:
+    """Point the shop's platform channel at an adapter (the test's stub server)."""
+    Channel.objects.filter(shop__slug=slug, kind=Channel.Kind.PLATFORM_API).update(outbound_url=url)
+
+
+def op_delivery(*, conversation_id: int) -> list[dict]:
+    """The delivery record of the conversation's agent replies."""
+    replies = Message.objects.filter(conversation_id=conversation_id, sender_kind=Message.SenderKind.AGENT)
+    return list(replies.order_by("seq").values("seq", "delivery_state", "delivery_error_code", "delivery_attempts"))
+
+
 def op_signed_order_event(*, slug: str, buyer_id: str, number: str, status: str, amount: str, title: str) -> dict:
     """An order update as a marketplace adapter posts it to the platform channel's webhook,
     signed: the test sends it to the server, which takes it as it would in production."""

@@ -574,6 +574,77 @@ def test_foreign_conversation_writes_are_404_and_change_nothing(client_for, outs
     assert not ConversationEvent.objects.exists()
 
 
+# --- Retrying a failed platform delivery -------------------------------------------------------
+@pytest.fixture
+def failed_reply(shop, agent):
+    """An agent reply to a platform buyer whose delivery failed: the platform answered 404."""
+    channel = ChannelFactory(shop=shop, kind=Channel.Kind.PLATFORM_API, outbound_url="https://adapter.example/out")
+    conversation = ConversationFactory(shop=shop, channel=channel)
+    message, _ = services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="亲，已发货")
+    return services.message_delivery_update(
+        message_id=message.pk, state=Message.Delivery.FAILED, error_code="http_4xx", error_detail="HTTP 404"
+    )
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    from inbox import tasks
+
+    ids = []
+    monkeypatch.setattr(tasks.deliver_message, "delay", ids.append)
+    return ids
+
+
+def retry_url(message) -> str:
+    return f"{API}/messages/{message.pk}/retry/"
+
+
+def test_messages_carry_the_failure_code_and_detail(api, failed_reply):
+    body = api.get(url(failed_reply.conversation, "messages/")).json()
+    [message] = body["results"]
+    assert (message["delivery_state"], message["delivery_error_code"], message["delivery_error_detail"]) == (
+        "failed",
+        "http_4xx",
+        "HTTP 404",
+    )
+
+
+def test_retry_makes_it_pending_and_queues_it_once(api, failed_reply, queued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(retry_url(failed_reply))
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["id"], body["delivery_state"], body["delivery_error_code"]) == (failed_reply.pk, "pending", "")
+    # A second click while it is under way answers the same and queues nothing more.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = api.post(retry_url(failed_reply), {}, format="json")
+    assert again.status_code == 200
+    assert again.json()["delivery_state"] == "pending"
+    assert queued == [failed_reply.pk]
+
+
+def test_retry_of_a_delivered_or_non_platform_message_is_a_clear_400(api, failed_reply, conversation, agent, queued):
+    services.message_delivery_update(message_id=failed_reply.pk, state=Message.Delivery.SENT)
+    error = assert_error(api.post(retry_url(failed_reply)), 400)
+    assert error["message"] == "这条消息已送达平台，无需重试。"
+    buyer_message, _ = services.message_send(conversation=conversation, sender_kind="buyer", text="在吗")
+    note, _ = services.note_add(conversation=conversation, author=agent, text="备注")
+    for message in (buyer_message, note):
+        assert "重试" in assert_error(api.post(retry_url(message)), 400)["message"]
+    assert_error(api.post(retry_url(failed_reply), {"text": "x"}, format="json"), 400)
+    assert queued == []
+
+
+def test_retry_of_another_shops_message_is_the_same_404_as_an_unknown_one(client_for, outsider, failed_reply, queued):
+    client = client_for(outsider)
+    foreign = assert_error(client.post(retry_url(failed_reply)), 404)
+    unknown = assert_error(client.post(f"{API}/messages/999999/retry/"), 404)
+    assert foreign == unknown
+    assert Message.objects.get(pk=failed_reply.pk).delivery_state == Message.Delivery.FAILED
+    assert queued == []
+    assert_error(client_for().post(retry_url(failed_reply)), 403)  # signed out
+
+
 # --- Channels --------------------------------------------------------------------------------
 def test_channels_list_for_admins_shows_secret(client_for, admin_user, web_channel, other_shop):
     ChannelFactory(shop=other_shop)

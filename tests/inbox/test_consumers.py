@@ -443,7 +443,7 @@ async def test_agent_of_other_shop_can_neither_touch_nor_hear_a_conversation(
 
 # --- Private notes and buyer-side shapes ------------------------------------------------------
 
-AGENT_ONLY_MESSAGE_FIELDS = {"is_private", "delivery_state", "delivery_error"}
+AGENT_ONLY_MESSAGE_FIELDS = {"is_private", "delivery_state", "delivery_error_code", "delivery_error_detail"}
 
 
 async def test_buyer_never_sees_notes_or_agent_fields(agent, supervisor, shop, conversation, customer):

@@ -33,7 +33,7 @@ def test_buyer_forms_hide_agent_only_things(conversation, agent):
     assert set(agent_form) == {"kind", "conversation_id", "seq", "message", "conversation"}
     assert set(buyer_form) == {"kind", "conversation_id", "seq", "message"}
     assert buyer_form["message"]["author"] == {"nickname": agent.nickname}
-    assert not {"is_private", "delivery_state", "delivery_error"} & set(buyer_form["message"])
+    assert not {"is_private", "delivery_state", "delivery_error_code", "delivery_error_detail"} & set(buyer_form["message"])
     for kind, shown in [("created", False), ("assigned", False), ("status", True), ("read", True)]:
         event = ConversationEvent(conversation=conversation, seq=9, kind=kind, data={})
         assert (events.conversation_event(event, conversation=snapshot)[1] is not None) is shown

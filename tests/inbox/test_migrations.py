@@ -1,12 +1,14 @@
 import importlib
 
+import pytest
 from django.apps import apps
 
-from inbox.models import Conversation
+from inbox.models import Channel, Conversation, Message
 
-from ..factories import ChannelFactory, ConversationFactory
+from ..factories import ChannelFactory, ConversationFactory, MembershipFactory
 
 conversation_previous = importlib.import_module("inbox.migrations.0006_conversation_previous")
+delivery_error_code = importlib.import_module("inbox.migrations.0007_message_delivery_error_code")
 
 
 def test_existing_follow_ups_are_linked_to_the_conversation_before_them(shop, web_channel, conversation):
@@ -24,4 +26,59 @@ def test_existing_follow_ups_are_linked_to_the_conversation_before_them(shop, we
         second.pk: conversation.pk,
         third.pk: second.pk,
         someone_else.pk: None,
+    }
+
+
+@pytest.mark.parametrize(
+    "sentence, code, detail",
+    [
+        ("no outbound URL configured", "no_outbound_url", ""),
+        ("channel is inactive", "channel_inactive", ""),
+        ("outbound URL must be http or https", "invalid_url", ""),
+        ("SITE_URL is not set, so images cannot be linked for the platform.", "no_site_url", ""),
+        ("HTTP 404", "http_4xx", "HTTP 404"),
+        ("HTTP 503", "http_5xx", "HTTP 503"),
+        ("HTTP 302", "http_redirect", "HTTP 302"),
+        ("adapter.internal resolves to 10.0.0.8, which is not a public address", "blocked_address", "10.0.0.8"),
+        ("timed out", "timeout", ""),
+        ("[Errno 111] Connection refused", "refused", ""),
+        ("[Errno -2] Name or service not known", "dns", ""),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed (_ssl.c:1006)", "tls", ""),
+        ("Remote end closed connection without response", "invalid_response", "RemoteDisconnected"),
+        ("[Errno 101] Network is unreachable", "connection", "[Errno 101] Network is unreachable"),
+        ("unknown url type: 'x'", "other", "unknown url type: 'x'"),
+    ],
+)
+def test_stored_sentences_map_to_codes(sentence, code, detail):
+    assert delivery_error_code.code_of(sentence) == (code, detail)
+    assert code in Message.DeliveryFailure.values
+
+
+def test_old_rows_get_codes_and_rows_without_an_error_stay_blank(shop):
+    channel = Channel.objects.create(shop=shop, kind=Channel.Kind.PLATFORM_API, name="淘宝")
+    conversation = ConversationFactory(shop=shop, channel=channel)
+    author = MembershipFactory(shop=shop).user
+    rows = {}
+    for n, sentence in enumerate(["HTTP 404", "no outbound URL configured", "something odd", ""]):
+        rows[sentence] = Message.objects.create(
+            conversation=conversation,
+            shop=shop,
+            seq=n + 1,
+            sender_kind="agent",
+            author=author,
+            text="回复",
+            delivery_state="failed" if sentence else "sent",
+            delivery_error_detail=sentence,
+            created_at=conversation.created_at,
+        )
+    delivery_error_code.sentences_to_codes(apps, None)
+    stored = {
+        sentence: tuple(Message.objects.filter(pk=m.pk).values_list("delivery_error_code", "delivery_error_detail").get())
+        for sentence, m in rows.items()
+    }
+    assert stored == {
+        "HTTP 404": ("http_4xx", "HTTP 404"),
+        "no outbound URL configured": ("no_outbound_url", ""),
+        "something odd": ("other", "something odd"),
+        "": ("", ""),
     }

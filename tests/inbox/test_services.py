@@ -1,10 +1,13 @@
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone, translation
 
 from inbox import realtime, services
-from inbox.models import Conversation, ConversationEvent, Message
+from inbox.models import Channel, Conversation, ConversationEvent, Message
 
-from ..factories import ChannelFactory, CustomerFactory, MembershipFactory, UserFactory
+from ..factories import ChannelFactory, ConversationFactory, CustomerFactory, MembershipFactory, UserFactory
 
 
 @pytest.fixture
@@ -251,3 +254,105 @@ def test_member_of_other_shop_cannot_be_assigned(conversation, other_shop):
     stranger = MembershipFactory(shop=other_shop).user
     with pytest.raises(ValidationError):
         services.conversation_assign(conversation=conversation, assignee=stranger, actor=None)
+
+
+# --- Retrying a failed platform delivery -------------------------------------------------------
+
+
+@pytest.fixture
+def platform_conversation(shop):
+    channel = ChannelFactory(shop=shop, kind=Channel.Kind.PLATFORM_API, outbound_url="https://adapter.example/out")
+    return ConversationFactory(shop=shop, channel=channel)
+
+
+def failed_reply(conversation, author) -> Message:
+    """An agent reply whose delivery failed (its on-commit delivery never runs here)."""
+    message, _ = services.message_send(conversation=conversation, sender_kind="agent", author=author, text="亲，已发货")
+    return services.message_delivery_update(
+        message_id=message.pk, state=Message.Delivery.FAILED, error_code="http_4xx", error_detail="HTTP 404"
+    )
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    from inbox import tasks
+
+    ids = []
+    monkeypatch.setattr(tasks.deliver_message, "delay", ids.append)
+    return ids
+
+
+@pytest.fixture
+def published(monkeypatch):
+    sent = []
+    monkeypatch.setattr("inbox.realtime._send", lambda targets: sent.extend(targets))
+    return sent
+
+
+def test_retry_makes_a_failed_reply_pending_tells_agents_and_queues_it_after_commit(
+    platform_conversation, agent, supervisor, captured, queued, published
+):
+    message = failed_reply(platform_conversation, agent)
+    published.clear()
+    before = timezone.now()
+    with captured(execute=False) as callbacks:
+        retried, changed = services.message_delivery_retry(message=message, actor=supervisor)
+    assert changed
+    assert (queued, published) == ([], [])  # nothing leaves before the commit
+    for callback in callbacks:
+        callback()
+
+    assert queued == [message.pk]
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.delivery_state, stored.delivery_error_code, stored.delivery_error_detail) == ("pending", "", "")
+    assert stored.delivery_attempts == 1  # attempts are counted by the task, not by asking
+    window = timedelta(seconds=services.DELIVERY_OVERDUE_SECONDS)
+    assert before + window <= stored.delivery_due_at <= timezone.now() + window  # the sweep's safety net
+    # Every agent of the shop sees it, as any delivery state change: the message's own seq.
+    [(group, payload)] = published
+    assert group == f"shop-{message.shop_id}-agents"
+    assert (payload["kind"], payload["seq"]) == ("message.delivery", message.seq)
+    assert payload["message"]["delivery_state"] == "pending"
+    assert payload["message"]["delivery_error_code"] == ""
+    assert retried.delivery_state == "pending"
+
+
+def test_retry_twice_queues_one_delivery(platform_conversation, agent, captured, queued, published):
+    message = failed_reply(platform_conversation, agent)
+    with captured(execute=True):
+        services.message_delivery_retry(message=message, actor=agent)
+    published.clear()
+    with captured(execute=True) as callbacks:
+        again, changed = services.message_delivery_retry(message=message, actor=agent)
+    assert not changed
+    assert again.delivery_state == "pending"
+    assert (queued, published, callbacks) == ([message.pk], [], [])
+
+
+def test_a_delivered_reply_is_not_retried(platform_conversation, agent, queued):
+    message = failed_reply(platform_conversation, agent)
+    services.message_delivery_update(message_id=message.pk, state=Message.Delivery.SENT)
+    with translation.override("en"), pytest.raises(ValidationError, match="already delivered"):
+        services.message_delivery_retry(message=message, actor=agent)
+    assert queued == []
+
+
+def test_only_replies_to_a_platform_buyer_are_retried(platform_conversation, conversation, agent, queued):
+    buyer_message, _ = services.message_send(conversation=platform_conversation, sender_kind="buyer", text="在吗")
+    note, _ = services.note_add(conversation=platform_conversation, author=agent, text="老客户")
+    web_reply, _ = services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="您好")
+    for message in (buyer_message, note, web_reply):
+        # Even one somehow marked failed: what decides is what the message is.
+        Message.objects.filter(pk=message.pk).update(delivery_state=Message.Delivery.FAILED)
+        with translation.override("en"), pytest.raises(ValidationError, match="only they can be retried"):
+            services.message_delivery_retry(message=message, actor=agent)
+        assert Message.objects.get(pk=message.pk).delivery_state == Message.Delivery.FAILED
+    assert queued == []
+
+
+def test_a_member_of_another_shop_cannot_retry(platform_conversation, agent, outsider, queued):
+    message = failed_reply(platform_conversation, agent)
+    with pytest.raises(ValidationError):
+        services.message_delivery_retry(message=message, actor=outsider)
+    assert Message.objects.get(pk=message.pk).delivery_state == Message.Delivery.FAILED
+    assert queued == []

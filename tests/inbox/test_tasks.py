@@ -5,8 +5,10 @@ so the full retry chain runs in milliseconds.
 """
 import hmac
 import json
+import socket
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -108,7 +110,7 @@ def test_success_marks_sent_and_posts_a_signed_body(platform_conversation, agent
     assert message.delivery_state == Message.Delivery.SENT
     assert message.delivery_attempts == 1
     assert message.delivered_at is not None
-    assert message.delivery_error == ""
+    assert (message.delivery_error_code, message.delivery_error_detail) == ("", "")
 
     [request] = fake_platform.requests
     assert request["path"] == "/dxe/outbound"
@@ -152,7 +154,7 @@ def test_without_site_url_an_image_reply_fails_saying_why_and_posts_nothing(
     tasks.deliver_message.delay(message.pk)
     message.refresh_from_db()
     assert message.delivery_state == Message.Delivery.FAILED
-    assert "SITE_URL" in message.delivery_error
+    assert (message.delivery_error_code, message.delivery_error_detail) == ("no_site_url", "")
     assert fake_platform.requests == []
 
 
@@ -178,7 +180,7 @@ def test_server_error_is_retried_then_failed(platform_conversation, agent_author
     assert len(fake_platform.requests) == attempts
     assert message.delivery_state == Message.Delivery.FAILED
     assert message.delivery_attempts == attempts
-    assert message.delivery_error == "HTTP 500"
+    assert (message.delivery_error_code, message.delivery_error_detail) == ("http_5xx", "HTTP 500")
     assert message.delivered_at is None
     # Each attempt is signed afresh; the backoff doubles.
     for request in fake_platform.requests:
@@ -195,19 +197,19 @@ def test_recovery_after_failed_attempts_ends_sent(platform_conversation, agent_a
     message.refresh_from_db()
     assert message.delivery_state == Message.Delivery.SENT
     assert message.delivery_attempts == 3
-    assert message.delivery_error == ""
+    assert (message.delivery_error_code, message.delivery_error_detail) == ("", "")
     assert len(fake_platform.requests) == 3
 
 
-@pytest.mark.parametrize("status", [400, 401, 404, 302])
-def test_client_errors_and_redirects_fail_at_once(platform_conversation, agent_author, fake_platform, status):
+@pytest.mark.parametrize("status, code", [(400, "http_4xx"), (401, "http_4xx"), (404, "http_4xx"), (302, "http_redirect")])
+def test_client_errors_and_redirects_fail_at_once(platform_conversation, agent_author, fake_platform, status, code):
     fake_platform.status = status
     fake_platform.location = fake_platform.url + "/elsewhere"
     message = pending_reply(platform_conversation, agent_author)
     tasks.deliver_message.delay(message.pk)
     message.refresh_from_db()
     assert message.delivery_state == Message.Delivery.FAILED
-    assert message.delivery_error == f"HTTP {status}"
+    assert (message.delivery_error_code, message.delivery_error_detail) == (code, f"HTTP {status}")
     assert len(fake_platform.requests) == 1  # no retries, and the redirect was not followed
 
 
@@ -217,7 +219,7 @@ def test_no_outbound_url_fails_without_a_request(platform_conversation, agent_au
     tasks.deliver_message.delay(message.pk)
     message.refresh_from_db()
     assert message.delivery_state == Message.Delivery.FAILED
-    assert message.delivery_error == "no outbound URL configured"
+    assert (message.delivery_error_code, message.delivery_error_detail) == ("no_outbound_url", "")
     assert message.delivery_attempts == 1
     assert fake_platform.requests == []
 
@@ -228,7 +230,7 @@ def test_inactive_channel_fails_without_a_request(platform_conversation, agent_a
     tasks.deliver_message.delay(message.pk)
     message.refresh_from_db()
     assert message.delivery_state == Message.Delivery.FAILED
-    assert message.delivery_error == "channel is inactive"
+    assert (message.delivery_error_code, message.delivery_error_detail) == ("channel_inactive", "")
     assert fake_platform.requests == []
 
 
@@ -242,7 +244,7 @@ def test_unreachable_platform_is_retried_then_failed(platform_conversation, agen
     message.refresh_from_db()
     assert message.delivery_state == Message.Delivery.FAILED
     assert message.delivery_attempts == tasks.MAX_DELIVERY_RETRIES + 1
-    assert message.delivery_error
+    assert message.delivery_error_code == "refused"
 
 
 def test_non_http_url_fails_at_once(platform_conversation, agent_author):
@@ -252,7 +254,7 @@ def test_non_http_url_fails_at_once(platform_conversation, agent_author):
     message.refresh_from_db()
     assert message.delivery_state == Message.Delivery.FAILED
     assert message.delivery_attempts == 1
-    assert "http" in message.delivery_error
+    assert (message.delivery_error_code, message.delivery_error_detail) == ("invalid_url", "file")
 
 
 def test_failed_message_can_be_queued_again(platform_conversation, agent_author, fake_platform):
@@ -264,6 +266,22 @@ def test_failed_message_can_be_queued_again(platform_conversation, agent_author,
     message.refresh_from_db()
     assert message.delivery_state == Message.Delivery.SENT
     assert message.delivery_attempts == 2
+
+
+def test_an_agents_retry_delivers_a_failed_reply(
+    platform_conversation, agent_author, fake_platform, django_capture_on_commit_callbacks
+):
+    fake_platform.status = 404
+    message = pending_reply(platform_conversation, agent_author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert (message.delivery_state, message.delivery_error_code) == (Message.Delivery.FAILED, "http_4xx")
+    fake_platform.status = 200  # the adapter was fixed
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_delivery_retry(message=message, actor=agent_author)
+    message.refresh_from_db()
+    assert (message.delivery_state, message.delivery_error_code, message.delivery_attempts) == ("sent", "", 2)
+    assert len(fake_platform.requests) == 2
 
 
 def test_messages_not_for_the_platform_are_never_posted(platform_conversation, agent_author, fake_platform):
@@ -314,12 +332,120 @@ def test_an_outbound_url_on_a_private_address_fails_for_good_unsent(
     platform_conversation, agent_author, fake_platform, settings
 ):
     settings.OUTBOUND_ALLOW_PRIVATE = False  # as in production: the stub platform is on loopback
+    Channel.objects.filter(pk=platform_conversation.channel_id).update(
+        outbound_url=fake_platform.url.replace("127.0.0.1", "localhost")
+    )
     message = pending_reply(platform_conversation, agent_author)
     tasks.deliver_message.delay(message.pk)
     message.refresh_from_db()
     assert (message.delivery_state, message.delivery_attempts) == (Message.Delivery.FAILED, 1)
-    assert "not a public address" in message.delivery_error
+    # The address it resolved to, never the URL's host: agents may not see outbound URLs.
+    assert message.delivery_error_code == "blocked_address"
+    assert message.delivery_error_detail in ("127.0.0.1", "::1")
     assert fake_platform.requests == []
+
+
+# --- Why a delivery failed: one code per kind of failure ------------------------------------
+
+
+@contextmanager
+def raw_server(answer: bytes | None):
+    """A TCP server on loopback that answers each connection with ``answer`` and hangs up,
+    or, with None, accepts connections (the kernel's backlog) and never answers them."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=16)
+    stop = threading.Event()
+
+    def serve():
+        server.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    if answer is not None:
+        thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/dxe/outbound"
+    finally:
+        stop.set()
+        if answer is not None:
+            thread.join(timeout=5)
+        server.close()
+
+
+def failed_delivery(conversation, author, url: str) -> Message:
+    """A reply delivered to ``url`` with every retry run at once: its final recorded state."""
+    Channel.objects.filter(pk=conversation.channel_id).update(outbound_url=url)
+    message = pending_reply(conversation, author)
+    tasks.deliver_message.delay(message.pk)
+    message.refresh_from_db()
+    assert message.delivery_state == Message.Delivery.FAILED
+    return message
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    monkeypatch.setattr(tasks, "retry_countdown", lambda retries: 0)
+
+
+def test_a_platform_that_never_answers_is_a_timeout(platform_conversation, agent_author, monkeypatch, no_backoff):
+    monkeypatch.setattr(tasks, "DELIVERY_TIMEOUT_SECONDS", 0.1)
+    with raw_server(None) as url:
+        message = failed_delivery(platform_conversation, agent_author, url)
+    assert (message.delivery_error_code, message.delivery_error_detail) == ("timeout", "")
+    assert message.delivery_attempts == tasks.MAX_DELIVERY_RETRIES + 1
+
+
+def test_an_answer_that_is_not_http_is_an_invalid_response(platform_conversation, agent_author, no_backoff):
+    with raw_server(b"HELLO THERE\r\n\r\n") as url:
+        message = failed_delivery(platform_conversation, agent_author, url)
+    assert (message.delivery_error_code, message.delivery_error_detail) == ("invalid_response", "BadStatusLine")
+
+
+def test_a_host_that_does_not_resolve_is_a_dns_failure(platform_conversation, agent_author, monkeypatch, no_backoff):
+    def unknown_host(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown_host)
+    message = failed_delivery(platform_conversation, agent_author, "https://adapter.example/out")
+    assert (message.delivery_error_code, message.delivery_error_detail) == ("dns", "")
+
+
+def test_https_to_a_plain_http_server_is_a_tls_failure(platform_conversation, agent_author, fake_platform, no_backoff):
+    message = failed_delivery(platform_conversation, agent_author, fake_platform.url.replace("http:", "https:"))
+    assert message.delivery_error_code == "tls"
+    assert message.delivery_error_detail  # OpenSSL's reason, e.g. WRONG_VERSION_NUMBER
+    assert "127.0.0.1" not in message.delivery_error_detail
+
+
+@pytest.mark.parametrize(
+    "error, code, detail",
+    [
+        (OSError(101, "Network is unreachable"), "connection", "[Errno 101] Network is unreachable"),
+        (ConnectionResetError(104, "Connection reset by peer"), "connection", "[Errno 104] Connection reset by peer"),
+        (ConnectionRefusedError(111, "Connection refused"), "refused", ""),
+        (TimeoutError("timed out"), "timeout", ""),
+        ("no host given", "invalid_url", ""),
+    ],
+)
+def test_network_failures_map_to_codes(error, code, detail):
+    failure = tasks.network_failure(error)
+    assert (failure.code, failure.detail) == (code, detail)
+    assert failure.permanent is (code == "invalid_url")
+
+
+@pytest.mark.parametrize(
+    "status, code, permanent",
+    [(301, "http_redirect", True), (403, "http_4xx", True), (429, "http_4xx", False), (502, "http_5xx", False), (799, "invalid_response", False)],
+)
+def test_http_statuses_map_to_codes(status, code, permanent):
+    failure = tasks.http_failure(status)
+    assert (failure.code, failure.detail, failure.permanent) == (code, f"HTTP {status}", permanent)
 
 
 # --- Lost deliveries: due times and the sweep -----------------------------------------------

@@ -66,6 +66,19 @@ def test_workspace_is_chinese_by_default_and_english_on_request(client, agent):
     assert config_of(english)["strings"]["read"] == "Read"
 
 
+def test_workspace_config_words_every_delivery_failure_code(client, agent):
+    """The script maps a failed delivery's code to these words; a code without words would show
+    the generic reason, so every code has them, in Chinese by default and in English."""
+    client.force_login(agent)
+    chinese = config_of(client.get(reverse("inbox:workspace")))
+    assert set(chinese["deliveryReasons"]) == set(Message.DeliveryFailure.values)
+    assert chinese["deliveryReasons"]["http_4xx"] == "平台拒收了这条消息"
+    assert chinese["strings"]["deliveryFailedLine"] == "发送到平台失败：%(reason)s"
+    client.post(reverse("set_language"), {"language": "en", "next": "/inbox/"})
+    english = config_of(client.get(reverse("inbox:workspace")))
+    assert english["deliveryReasons"]["http_4xx"] == "the platform refused the message"
+
+
 def test_login_page_renders_and_signs_in(client, agent):
     page = client.get(reverse("accounts:login"))
     assert page.status_code == 200
