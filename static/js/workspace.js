@@ -19,7 +19,7 @@
  */
 (function () {
   "use strict";
-  const { h, fmt, uuid, timeLabel, duration } = window.DXE;
+  const { h, fmt, uuid, timeLabel, duration, linkify } = window.DXE;
   const cfg = window.DXE.config();
   const S = cfg.strings;
   const me = cfg.user;
@@ -644,7 +644,7 @@
       h(
         "div",
         { class: "msg-bubble" },
-        m.text ? h("div", { class: "msg-text", dataset: { testid: "message-text" } }, m.text) : null,
+        m.text ? h("div", { class: "msg-text", dataset: { testid: "message-text" } }, linkify(m.text)) : null,
         imageEls(m.attachments)
       ),
       h("div", { class: "msg-foot" }, messageStatus(conv, m))
