@@ -70,6 +70,8 @@
     lightboxImg: $("lightbox-img"),
     help: $("help"),
     helpBtn: $("help-btn"),
+    soundToggle: $("sound-toggle"),
+    desktopToggle: $("desktop-toggle"),
     toasts: $("toasts"),
   };
 
@@ -1206,6 +1208,45 @@
   }
 
 
+  // --- New-chat alerts ------------------------------------------------------------------
+
+  const alerts = new window.DXE.Alerts(store);
+  const pageStart = Date.parse(cfg.serverTime);
+  const alertedNew = new Set(); // conversations already announced as new
+  const newerThanPage = (iso) => Date.parse(iso) > pageStart;
+
+  function showAlertToggles() {
+    els.soundToggle.setAttribute("aria-pressed", String(alerts.sound));
+    els.desktopToggle.setAttribute("aria-pressed", String(alerts.desktop));
+  }
+
+  /** A conversation started since this page loaded and waiting in the unassigned queue. */
+  function alertIfNew(conv) {
+    if (conv.assignee || conv.status === "resolved" || alertedNew.has(conv.id) || !newerThanPage(conv.created_at)) return;
+    alertedNew.add(conv.id);
+    alerts.alert({
+      title: fmt(S.alertNewConversation, { name: buyerName(conv) }),
+      body: conv.last_message_preview || "",
+      tag: `dxe-conversation-${conv.id}`,
+      onClick: () => selectConversation(conv.id),
+    });
+  }
+
+  /** A buyer wrote in a conversation of mine that I am not looking at. Agents' messages,
+   * mine or a colleague's, never alert, and so private notes (always an agent's) never do. */
+  function alertIfMine(conv, message) {
+    if (message.sender_kind !== "buyer" || !newerThanPage(message.created_at)) return;
+    if (!conv || !conv.assignee || conv.assignee.id !== me.id) return;
+    const looking = conv.id === state.activeId && document.visibilityState === "visible" && document.hasFocus();
+    if (looking) return;
+    alerts.alert({
+      title: buyerName(conv),
+      body: message.text || S.image,
+      tag: `dxe-conversation-${conv.id}`,
+      onClick: () => selectConversation(conv.id),
+    });
+  }
+
   // --- Socket ---------------------------------------------------------------------------
 
   function onEvent(ev) {
@@ -1221,11 +1262,15 @@
       return;
     }
     if (!takeSeq(id, ev.seq, known)) return;
-    if (ev.conversation) convChanged(upsertConv(ev.conversation));
+    if (ev.conversation) {
+      convChanged(upsertConv(ev.conversation));
+      alertIfNew(ev.conversation);
+    }
     const t = state.threads.get(id);
     if (ev.kind === "message.created" && ev.message) {
       addMessage(ev.message);
       const conv = state.convs.get(id);
+      alertIfMine(conv, ev.message);
       if (t && id === state.activeId) {
         renderThread();
         if (ev.message.sender_kind === "buyer") markRead(id);
@@ -1247,6 +1292,7 @@
       const conv = upsertConv(row, "row");
       if (matchesFilter(conv) && !state.q) state.listed.add(conv.id);
       else if (!state.q && conv.id !== state.activeId) state.listed.delete(conv.id);
+      alertIfNew(row);
     }
     renderList();
     if (rows.some((row) => row.id === state.activeId)) renderThreadHeader();
@@ -1430,6 +1476,17 @@
   });
   els.helpBtn.addEventListener("click", () => openOverlay(els.help));
 
+  els.soundToggle.addEventListener("click", () => {
+    alerts.setSound(!alerts.sound);
+    showAlertToggles();
+  });
+  els.desktopToggle.addEventListener("click", async () => {
+    const result = await alerts.setDesktop(!alerts.desktop);
+    if (result === "denied") toast(S.notificationsBlocked, "error");
+    else if (result === "unsupported") toast(S.notificationsUnsupported, "error");
+    showAlertToggles();
+  });
+
   // --- Wiring ---------------------------------------------------------------------------
 
   for (const tab of els.tabs) tab.addEventListener("click", () => setFilter({ view: tab.dataset.view }));
@@ -1595,6 +1652,7 @@
   // --- Start ----------------------------------------------------------------------------
 
   async function start() {
+    showAlertToggles();
     for (const tab of els.tabs) {
       const on = tab.dataset.view === state.view;
       tab.classList.toggle("is-active", on);
