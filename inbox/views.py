@@ -13,6 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
@@ -128,6 +129,9 @@ def _workspace_strings() -> dict[str, str]:
         "sendShort": _("Send"),
         "addNote": _("Add note"),
         "loadOlder": _("Load earlier messages"),
+        "alertNewConversation": _("New conversation: %(name)s"),
+        "notificationsBlocked": _("Desktop notifications are blocked for this site; allow them in the browser's site settings."),
+        "notificationsUnsupported": _("This browser cannot show desktop notifications."),
     }
 
 
@@ -147,6 +151,8 @@ def workspace(request):
         "strings": _workspace_strings(),
         # What agents read for each code of a failed platform delivery (``delivery_error_code``).
         "deliveryReasons": {code: str(label) for code, label in Message.DeliveryFailure.choices},
+        # Alerts are for conversations and messages newer than the page (server clock).
+        "serverTime": timezone.now(),
     }
     return render(
         request,

@@ -3,7 +3,7 @@
  * their original client_msg_id (the server returns the stored message for a retry). */
 (function () {
   "use strict";
-  const { h, fmt, uuid, timeLabel } = window.DXE;
+  const { h, fmt, uuid, timeLabel, linkify } = window.DXE;
   const cfg = window.DXE.config();
   const S = cfg.strings;
   const token = cfg.token;
@@ -85,7 +85,7 @@
       h(
         "div",
         { class: "msg-bubble" },
-        m.text ? h("div", { class: "msg-text", dataset: { testid: "message-text" } }, m.text) : null,
+        m.text ? h("div", { class: "msg-text", dataset: { testid: "message-text" } }, linkify(m.text)) : null,
         images.length ? h("div", { class: "msg-images" }, images) : null
       ),
       h("div", { class: "msg-foot" }, h("time", { datetime: m.created_at }, timeLabel(m.created_at)), mine ? statusEl(m) : null)

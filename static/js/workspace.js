@@ -19,7 +19,7 @@
  */
 (function () {
   "use strict";
-  const { h, fmt, uuid, timeLabel, duration } = window.DXE;
+  const { h, fmt, uuid, timeLabel, duration, linkify } = window.DXE;
   const cfg = window.DXE.config();
   const S = cfg.strings;
   const me = cfg.user;
@@ -28,6 +28,7 @@
 
   const $ = (id) => document.getElementById(id);
   const els = {
+    workspace: $("workspace"),
     list: $("conv-list"),
     search: $("search"),
     status: $("status-filter"),
@@ -71,6 +72,8 @@
     lightboxImg: $("lightbox-img"),
     help: $("help"),
     helpBtn: $("help-btn"),
+    soundToggle: $("sound-toggle"),
+    desktopToggle: $("desktop-toggle"),
     toasts: $("toasts"),
   };
 
@@ -106,6 +109,7 @@
     listLoading: false,
     listGen: 0,
     activeId: null,
+    listFocus: null, // the row holding the list's Tab stop
     threads: new Map(), // id -> thread state
     seqs: new Map(), // id -> {held, seen: Set}
     outbox: new window.DXE.Outbox((frame) => socket.send(frame), (cmid) => upload(cmid)), // {convId, frame} | {convId, files}
@@ -304,7 +308,11 @@
         "aria-selected": conv.id === state.activeId ? "true" : "false",
         tabindex: "-1",
         dataset: { id: conv.id, testid: "conversation" },
-        onclick: () => selectConversation(conv.id),
+        onclick: (e) => {
+          selectConversation(conv.id);
+          // A mouse click leaves no focus ring in the list: j/k then open the next one.
+          if (e.detail && els.list.contains(document.activeElement)) document.activeElement.blur();
+        },
       },
       avatar,
       h(
@@ -351,6 +359,13 @@
   function renderList() {
     const ids = sortedListIds();
     const wanted = new Set(ids);
+    const focusInList = els.list.contains(document.activeElement);
+    if (state.listFocus !== null && !wanted.has(state.listFocus)) {
+      // The focused row left the list: focus goes to the row that took its place.
+      const before = Array.from(rowEls.keys());
+      const at = before.indexOf(state.listFocus);
+      state.listFocus = before.slice(at + 1).find((id) => wanted.has(id)) || null;
+    }
     for (const [id, el] of rowEls) {
       if (!wanted.has(id)) {
         el.remove();
@@ -377,7 +392,51 @@
     if (!sentinel) sentinel = h("li", { class: "list-sentinel", "aria-hidden": "true" });
     sentinel.textContent = state.listLoading ? S.loading : ids.length ? "" : S.noConversations;
     if (els.list.lastChild !== sentinel) els.list.append(sentinel);
+    const roving = rovingRow(ids);
+    for (const [id, row] of rowEls) row.tabIndex = id === roving ? 0 : -1;
+    // A rebuilt or removed row took the focus with it: give it back.
+    if (focusInList && !els.list.contains(document.activeElement) && roving !== null) focusRow(roving);
     updateTitle();
+  }
+
+  // --- Keyboard in the list: one Tab stop (roving tabindex), as in WAI-ARIA's listbox ----
+
+  /** The row that takes the list's Tab stop: the one last focused, else the open one, else the first. */
+  function rovingRow(ids) {
+    if (state.listFocus !== null && rowEls.has(state.listFocus)) return state.listFocus;
+    if (state.activeId !== null && rowEls.has(state.activeId)) return state.activeId;
+    return ids.length ? ids[0] : null;
+  }
+
+  function focusRow(id) {
+    const row = rowEls.get(id);
+    if (!row) return;
+    state.listFocus = id;
+    for (const [other, el] of rowEls) el.tabIndex = other === id ? 0 : -1;
+    row.focus({ preventScroll: true });
+    row.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Arrows, j/k, Home/End move the focus; Enter or Space opens the focused conversation. */
+  function onListKey(e) {
+    const row = e.target.closest(".conv");
+    if (!row || e.ctrlKey || e.metaKey || e.altKey) return;
+    const id = Number(row.dataset.id);
+    const ids = sortedListIds();
+    const at = ids.indexOf(id);
+    let to;
+    if (e.key === "ArrowDown" || e.key === "j") to = at + 1;
+    else if (e.key === "ArrowUp" || e.key === "k") to = at - 1;
+    else if (e.key === "Home") to = 0;
+    else if (e.key === "End") to = ids.length - 1;
+    else if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      selectConversation(id);
+      return;
+    } else return;
+    e.preventDefault();
+    focusRow(ids[Math.min(ids.length - 1, Math.max(0, to))]);
+    if (to >= ids.length - 3) loadList(false);
   }
 
   function updateTitle() {
@@ -697,7 +756,7 @@
       h(
         "div",
         { class: "msg-bubble" },
-        m.text ? h("div", { class: "msg-text", dataset: { testid: "message-text" } }, m.text) : null,
+        m.text ? h("div", { class: "msg-text", dataset: { testid: "message-text" } }, linkify(m.text)) : null,
         imageEls(m.attachments)
       ),
       h("div", { class: "msg-foot" }, messageStatus(conv, m))
@@ -909,6 +968,7 @@
     saveDraft();
     stopTyping();
     state.activeId = id;
+    state.listFocus = id;
     history.replaceState(null, "", `?c=${id}`);
     renderPeers();
     els.thread.hidden = false;
@@ -934,7 +994,9 @@
     if (!ids.length) return;
     const at = ids.indexOf(state.activeId);
     const next = at === -1 ? (delta > 0 ? 0 : ids.length - 1) : Math.min(ids.length - 1, Math.max(0, at + delta));
+    const focusInList = els.list.contains(document.activeElement);
     selectConversation(ids[next]);
+    if (focusInList) focusRow(ids[next]);
     if (next >= ids.length - 3) loadList(false);
   }
 
@@ -1320,6 +1382,45 @@
   }
 
 
+  // --- New-chat alerts ------------------------------------------------------------------
+
+  const alerts = new window.DXE.Alerts(store);
+  const pageStart = Date.parse(cfg.serverTime);
+  const alertedNew = new Set(); // conversations already announced as new
+  const newerThanPage = (iso) => Date.parse(iso) > pageStart;
+
+  function showAlertToggles() {
+    els.soundToggle.setAttribute("aria-pressed", String(alerts.sound));
+    els.desktopToggle.setAttribute("aria-pressed", String(alerts.desktop));
+  }
+
+  /** A conversation started since this page loaded and waiting in the unassigned queue. */
+  function alertIfNew(conv) {
+    if (conv.assignee || conv.status === "resolved" || alertedNew.has(conv.id) || !newerThanPage(conv.created_at)) return;
+    alertedNew.add(conv.id);
+    alerts.alert({
+      title: fmt(S.alertNewConversation, { name: buyerName(conv) }),
+      body: conv.last_message_preview || "",
+      tag: `dxe-conversation-${conv.id}`,
+      onClick: () => selectConversation(conv.id),
+    });
+  }
+
+  /** A buyer wrote in a conversation of mine that I am not looking at. Agents' messages,
+   * mine or a colleague's, never alert, and so private notes (always an agent's) never do. */
+  function alertIfMine(conv, message) {
+    if (message.sender_kind !== "buyer" || !newerThanPage(message.created_at)) return;
+    if (!conv || !conv.assignee || conv.assignee.id !== me.id) return;
+    const looking = conv.id === state.activeId && document.visibilityState === "visible" && document.hasFocus();
+    if (looking) return;
+    alerts.alert({
+      title: buyerName(conv),
+      body: message.text || S.image,
+      tag: `dxe-conversation-${conv.id}`,
+      onClick: () => selectConversation(conv.id),
+    });
+  }
+
   // --- Socket ---------------------------------------------------------------------------
 
   function onEvent(ev) {
@@ -1335,11 +1436,15 @@
       return;
     }
     if (!takeSeq(id, ev.seq, known)) return;
-    if (ev.conversation) convChanged(upsertConv(ev.conversation));
+    if (ev.conversation) {
+      convChanged(upsertConv(ev.conversation));
+      alertIfNew(ev.conversation);
+    }
     const t = state.threads.get(id);
     if (ev.kind === "message.created" && ev.message) {
       addMessage(ev.message);
       const conv = state.convs.get(id);
+      alertIfMine(conv, ev.message);
       if (t && id === state.activeId) {
         renderThread();
         if (ev.message.sender_kind === "buyer") markRead(id);
@@ -1366,6 +1471,7 @@
       const conv = upsertConv(row, "row");
       if (matchesFilter(conv) && !state.q) state.listed.add(conv.id);
       else if (!state.q && conv.id !== state.activeId) state.listed.delete(conv.id);
+      alertIfNew(row);
     }
     renderList();
     if (rows.some((row) => row.id === state.activeId)) renderThreadHeader();
@@ -1514,21 +1620,64 @@
 
   // --- Lightbox and help ----------------------------------------------------------------
 
+  // An open overlay is modal: the workspace behind it is inert, Tab cycles inside it, and
+  // closing it (Esc, its × or a click outside) gives the focus back to what had it.
+  const overlay = { el: null, returnTo: null };
+  const FOCUSABLE = 'button, [href], input, select, textarea, [tabindex]:not([tabindex="-1"])';
+
+  function openOverlay(el) {
+    if (overlay.el) closeOverlays();
+    overlay.returnTo = document.activeElement;
+    overlay.el = el;
+    el.hidden = false;
+    els.workspace.inert = true;
+    const first = el.querySelector(FOCUSABLE);
+    if (first) first.focus();
+  }
+
+  function closeOverlays() {
+    const el = overlay.el;
+    if (!el) return false;
+    el.hidden = true;
+    overlay.el = null;
+    els.workspace.inert = false;
+    let back = overlay.returnTo;
+    overlay.returnTo = null;
+    // A list row may have been rebuilt meanwhile: its successor takes the focus.
+    if (back && !back.isConnected && back.matches(".conv")) back = rowEls.get(Number(back.dataset.id));
+    if (back && back.isConnected && back !== document.body) back.focus();
+    return true;
+  }
+
+  function trapTab(e) {
+    const items = Array.from(overlay.el.querySelectorAll(FOCUSABLE)).filter((x) => !x.disabled);
+    if (!items.length) return;
+    const at = items.indexOf(document.activeElement);
+    const to = e.shiftKey ? (at <= 0 ? items.length - 1 : at - 1) : at === items.length - 1 ? 0 : at + 1;
+    e.preventDefault();
+    items[to].focus();
+  }
+
   function openLightbox(src) {
     els.lightboxImg.src = src;
-    els.lightbox.hidden = false;
-  }
-  function closeOverlays() {
-    const open = !els.lightbox.hidden || !els.help.hidden;
-    els.lightbox.hidden = true;
-    els.help.hidden = true;
-    return open;
+    openOverlay(els.lightbox);
   }
   els.lightbox.addEventListener("click", closeOverlays);
   els.help.addEventListener("click", (e) => {
     if (e.target === els.help || e.target.classList.contains("overlay-close")) closeOverlays();
   });
-  els.helpBtn.addEventListener("click", () => (els.help.hidden = false));
+  els.helpBtn.addEventListener("click", () => openOverlay(els.help));
+
+  els.soundToggle.addEventListener("click", () => {
+    alerts.setSound(!alerts.sound);
+    showAlertToggles();
+  });
+  els.desktopToggle.addEventListener("click", async () => {
+    const result = await alerts.setDesktop(!alerts.desktop);
+    if (result === "denied") toast(S.notificationsBlocked, "error");
+    else if (result === "unsupported") toast(S.notificationsUnsupported, "error");
+    showAlertToggles();
+  });
 
   // --- Wiring ---------------------------------------------------------------------------
 
@@ -1542,6 +1691,11 @@
     searchTimer = window.setTimeout(() => setFilter({ q: els.search.value.trim() }), 250);
   });
   els.list.addEventListener("scroll", maybeLoadMore, { passive: true });
+  els.list.addEventListener("keydown", onListKey);
+  els.list.addEventListener("focusin", (e) => {
+    const row = e.target.closest(".conv");
+    if (row) state.listFocus = Number(row.dataset.id);
+  });
   els.messages.addEventListener("scroll", () => {
     if (!els.newPill.hidden && nearBottom()) els.newPill.hidden = true;
   }, { passive: true });
@@ -1658,19 +1812,23 @@
   const typingTarget = (el) => el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
 
   document.addEventListener("keydown", (e) => {
+    if (overlay.el) {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        closeOverlays();
+      } else if (e.key === "Tab") trapTab(e);
+      return;
+    }
+    if (e.defaultPrevented) return; // the list took it
     if (e.altKey && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
       e.preventDefault();
       moveSelection(e.key === "ArrowDown" ? 1 : -1);
       return;
     }
-    if (e.key === "Escape") {
-      if (closeOverlays()) e.preventDefault();
-      return;
-    }
     if (typingTarget(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === "j") moveSelection(1);
     else if (e.key === "k") moveSelection(-1);
-    else if (e.key === "?") els.help.hidden = false;
+    else if (e.key === "?") openOverlay(els.help);
     else if (e.key === "/") {
       e.preventDefault();
       els.search.focus();
@@ -1690,6 +1848,7 @@
   // --- Start ----------------------------------------------------------------------------
 
   async function start() {
+    showAlertToggles();
     for (const tab of els.tabs) {
       const on = tab.dataset.view === state.view;
       tab.classList.toggle("is-active", on);

@@ -4,7 +4,9 @@
 or, when ``DATABASE_URL`` is set (CI's second pass), a fresh PostgreSQL database on that server,
 dropped afterwards. A child process migrates it and collects static files; then daphne serves
 the app on a free port and :mod:`tests.e2e.helper` runs beside it to seed rows and read them
-back. ``REDIS_URL`` passes through, so on CI the channel layer is Redis.
+back. ``REDIS_URL`` passes through, so on CI the channel layer is Redis; without it the
+helper's writes reach the server's in-memory layer through the relay socket, as a Celery
+worker's do (``dianxiaoer/layer_relay.py``), so what a test seeds shows live on open pages.
 
 pytest-django's test database is not used here: the server is another process, and an
 in-memory SQLite database cannot be shared with it.
@@ -143,6 +145,7 @@ def live(tmp_path_factory):
             DJANGO_SETTINGS_MODULE="tests.settings",
             DXE_VAR_DIR=str(tmp),
             STATIC_ROOT=str(tmp / "static"),
+            CHANNEL_RELAY_SOCKET=str(tmp / "relay.sock"),
             PYTHONPATH=str(ROOT),
             **db_env,
         )

@@ -118,6 +118,23 @@ def op_delivery(*, conversation_id: int) -> list[dict]:
     return list(replies.order_by("seq").values("seq", "delivery_state", "delivery_error_code", "delivery_attempts"))
 
 
+def op_agent_message(*, conversation_id: int, agent_id: int, text: str, private: bool = False) -> int:
+    """A reply (or, with ``private``, a note) by an agent, as the workspace would send it."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    author = User.objects.get(pk=agent_id)
+    if private:
+        message, _ = services.note_add(conversation=conversation, author=author, text=text)
+    else:
+        message, _ = services.message_send(conversation=conversation, sender_kind=Message.SenderKind.AGENT, author=author, text=text)
+    return message.seq
+
+
+def op_assign(*, conversation_id: int, agent_id: int | None) -> None:
+    conversation = Conversation.objects.get(pk=conversation_id)
+    assignee = User.objects.get(pk=agent_id) if agent_id else None
+    services.conversation_assign(conversation=conversation, assignee=assignee, actor=None)
+
+
 def op_signed_order_event(*, slug: str, buyer_id: str, number: str, status: str, amount: str, title: str) -> dict:
     """An order update as a marketplace adapter posts it to the platform channel's webhook,
     signed: the test sends it to the server, which takes it as it would in production."""

@@ -486,3 +486,110 @@ def test_a_follow_up_after_a_resolve_shows_in_the_panel_live_and_links_back(live
     expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["还是没收到"])
     page.locator("[data-testid=previous-conversation]").click()
     expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["我的快递到哪了？"])
+
+
+def focused_row_id(page) -> str | None:
+    return page.evaluate("document.activeElement.closest('[data-testid=conversation]')?.dataset.id ?? null")
+
+
+def test_the_list_is_one_tab_stop_moved_through_by_keys(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    ids = [live.helper("buyer_message", slug=slug, buyer_id=f"tb-{n}", nickname=f"买家{n}", text=f"问题{n}")["conversation_id"] for n in range(3)]
+    page = browser.agent_page(agent)
+    rows = page.locator("[data-testid=conversation]")
+    expect(rows).to_have_count(3)
+    first, second, third = [str(i) for i in reversed(ids)]
+    active = page.locator("[data-testid=conversation].is-active")
+
+    # Tab from the filters lands on the first row; the others are out of the Tab order.
+    page.focus("#status-filter")
+    page.keyboard.press("Tab")
+    assert focused_row_id(page) == first
+    assert page.locator('[data-testid=conversation][tabindex="0"]').count() == 1
+    assert page.evaluate("getComputedStyle(document.activeElement).boxShadow") != "none"  # a visible ring
+
+    # Arrows and j/k move the focus only; Home/End jump; nothing opens on the way.
+    page.keyboard.press("ArrowDown")
+    assert focused_row_id(page) == second
+    page.keyboard.press("j")
+    assert focused_row_id(page) == third
+    page.keyboard.press("ArrowDown")
+    assert focused_row_id(page) == third
+    page.keyboard.press("k")
+    assert focused_row_id(page) == second
+    page.keyboard.press("Home")
+    assert focused_row_id(page) == first
+    page.keyboard.press("End")
+    assert focused_row_id(page) == third
+    expect(active).to_have_count(0)
+    expect(page.locator("#thread")).to_be_hidden()
+
+    # Enter opens the focused conversation, Space too; the focus stays in the list.
+    page.keyboard.press("Enter")
+    expect(active).to_have_attribute("data-id", third)
+    expect(page.locator("[data-testid=thread-name]")).to_have_text("买家0")
+    assert focused_row_id(page) == third
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press(" ")
+    expect(active).to_have_attribute("data-id", second)
+    expect(page.locator("[data-testid=thread-name]")).to_have_text("买家1")
+
+    # Shift+Tab leaves the list and Tab comes back to the same row: one Tab stop.
+    page.keyboard.press("Shift+Tab")
+    expect(page.locator("#status-filter")).to_be_focused()
+    page.keyboard.press("Tab")
+    assert focused_row_id(page) == second
+    page.keyboard.press("Tab")
+    assert focused_row_id(page) is None
+
+    # A row rebuilt by a live update keeps the focus, though it moved to the top.
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("ArrowDown")
+    assert focused_row_id(page) == third
+    live.helper("buyer_message", slug=slug, buyer_id="tb-0", text="还在吗")
+    expect(rows.first).to_have_attribute("data-id", third)
+    expect(row_of(page, int(third)).locator(".conv-preview")).to_have_text("还在吗")
+    assert focused_row_id(page) == third
+    shot(page, "workspace-list-focus")
+
+    # A mouse click opens without leaving focus in the list, so j opens the next one as before.
+    row_of(page, int(first)).click()
+    expect(active).to_have_attribute("data-id", first)
+    page.keyboard.press("j")
+    expect(active).to_have_attribute("data-id", second)
+
+
+def test_the_shortcut_help_takes_the_focus_and_gives_it_back(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-help", nickname="买家", text="在吗")
+    page = browser.agent_page(agent)
+    dialog, close = page.locator("#help"), page.locator("#help .overlay-close")
+    help_button = page.locator("#help-btn")
+
+    help_button.focus()
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_visible()
+    expect(close).to_be_focused()
+    assert page.evaluate("document.getElementById('workspace').inert")
+    page.keyboard.press("Tab")  # the focus stays inside
+    expect(close).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    expect(close).to_be_focused()
+    page.keyboard.press("j")  # shortcuts wait while it is open
+    expect(page.locator("[data-testid=conversation].is-active")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(help_button).to_be_focused()
+    assert not page.evaluate("document.getElementById('workspace').inert")
+
+    # Opened with ? from a list row, it returns there; its × closes it too.
+    page.focus("#status-filter")
+    page.keyboard.press("Tab")
+    assert focused_row_id(page) == str(sent["conversation_id"])
+    page.keyboard.press("?")
+    expect(close).to_be_focused()
+    close.click()
+    expect(dialog).to_be_hidden()
+    assert focused_row_id(page) == str(sent["conversation_id"])
