@@ -1,13 +1,12 @@
 """The agent workspace beyond the live chat: drafts, shortcuts, the buyer panel, paging, language."""
 import json
 import re
-import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect
 
+from ..fake_platform import FakePlatform
 from .conftest import shot
 
 pytestmark = pytest.mark.browser
@@ -334,33 +333,6 @@ def test_platform_reply_shows_its_delivery_state(live, browser):
     expect(failed).to_have_text("发送到平台失败：渠道未设置平台回调地址，请联系管理员设置")
 
 
-class StubPlatform:
-    """A platform adapter on loopback that takes every delivery (the tests' settings let
-    outbound URLs reach loopback) and keeps the bodies it got."""
-
-    def __init__(self):
-        self.bodies = []
-        platform = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                platform.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/dxe/outbound"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_a_failed_platform_delivery_says_why_in_chinese_and_retries_live(live, browser):
     seed = live.helper("seed", agents=["小美", "阿强"])
     slug, xiaomei, aqiang = seed["shop"]["slug"], seed["agents"][0], seed["agents"][1]
@@ -379,8 +351,7 @@ def test_a_failed_platform_delivery_says_why_in_chinese_and_retries_live(live, b
         expect(screen.locator("#messages [data-sender=agent] [data-testid=delivery-failed]")).to_have_text(reason)
     shot(page, "delivery-failed")
 
-    platform = StubPlatform()
-    try:
+    with FakePlatform() as platform:
         live.helper("platform_outbound", slug=slug, url=platform.url)
         page.locator("#messages [data-testid=delivery-retry]").click()
         # The retry goes out at once and the new state reaches both agents live.
@@ -388,10 +359,8 @@ def test_a_failed_platform_delivery_says_why_in_chinese_and_retries_live(live, b
             state = screen.locator("#messages [data-sender=agent] .msg-state")
             expect(state).to_have_text("已送达平台")
             expect(screen.locator("#messages [data-testid=delivery-failed]")).to_have_count(0)
-        [body] = platform.bodies
-        assert body["message"]["text"] == "今天下午发出"
-    finally:
-        platform.close()
+        [request] = platform.requests
+        assert json.loads(request["body"])["message"]["text"] == "今天下午发出"
     [reply] = live.helper("delivery", conversation_id=conversation_id)
     assert (reply["delivery_state"], reply["delivery_error_code"], reply["delivery_attempts"]) == ("sent", "", 2)
 

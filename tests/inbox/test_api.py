@@ -575,26 +575,6 @@ def test_foreign_conversation_writes_are_404_and_change_nothing(client_for, outs
 
 
 # --- Retrying a failed platform delivery -------------------------------------------------------
-@pytest.fixture
-def failed_reply(shop, agent):
-    """An agent reply to a platform buyer whose delivery failed: the platform answered 404."""
-    channel = ChannelFactory(shop=shop, kind=Channel.Kind.PLATFORM_API, outbound_url="https://adapter.example/out")
-    conversation = ConversationFactory(shop=shop, channel=channel)
-    message, _ = services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="亲，已发货")
-    return services.message_delivery_update(
-        message_id=message.pk, state=Message.Delivery.FAILED, error_code="http_4xx", error_detail="HTTP 404"
-    )
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    from inbox import tasks
-
-    ids = []
-    monkeypatch.setattr(tasks.deliver_message, "delay", ids.append)
-    return ids
-
-
 def retry_url(message) -> str:
     return f"{API}/messages/{message.pk}/retry/"
 

@@ -5,9 +5,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from inbox import realtime, services
-from inbox.models import Channel, Conversation, ConversationEvent, Message
+from inbox.models import Conversation, ConversationEvent, Message
 
-from ..factories import ChannelFactory, ConversationFactory, CustomerFactory, MembershipFactory, UserFactory
+from ..factories import ChannelFactory, CustomerFactory, MembershipFactory, UserFactory
 
 
 @pytest.fixture
@@ -260,29 +260,6 @@ def test_member_of_other_shop_cannot_be_assigned(conversation, other_shop):
 
 
 @pytest.fixture
-def platform_conversation(shop):
-    channel = ChannelFactory(shop=shop, kind=Channel.Kind.PLATFORM_API, outbound_url="https://adapter.example/out")
-    return ConversationFactory(shop=shop, channel=channel)
-
-
-def failed_reply(conversation, author) -> Message:
-    """An agent reply whose delivery failed (its on-commit delivery never runs here)."""
-    message, _ = services.message_send(conversation=conversation, sender_kind="agent", author=author, text="亲，已发货")
-    return services.message_delivery_update(
-        message_id=message.pk, state=Message.Delivery.FAILED, error_code="http_4xx", error_detail="HTTP 404"
-    )
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    from inbox import tasks
-
-    ids = []
-    monkeypatch.setattr(tasks.deliver_message, "delay", ids.append)
-    return ids
-
-
-@pytest.fixture
 def published(monkeypatch):
     sent = []
     monkeypatch.setattr("inbox.realtime._send", lambda targets: sent.extend(targets))
@@ -290,9 +267,9 @@ def published(monkeypatch):
 
 
 def test_retry_makes_a_failed_reply_pending_tells_agents_and_queues_it_after_commit(
-    platform_conversation, agent, supervisor, captured, queued, published
+    failed_reply, supervisor, captured, queued, published
 ):
-    message = failed_reply(platform_conversation, agent)
+    message = failed_reply
     published.clear()
     before = timezone.now()
     with captured(execute=False) as callbacks:
@@ -317,8 +294,8 @@ def test_retry_makes_a_failed_reply_pending_tells_agents_and_queues_it_after_com
     assert retried.delivery_state == "pending"
 
 
-def test_retry_twice_queues_one_delivery(platform_conversation, agent, captured, queued, published):
-    message = failed_reply(platform_conversation, agent)
+def test_retry_twice_queues_one_delivery(failed_reply, agent, captured, queued, published):
+    message = failed_reply
     with captured(execute=True):
         services.message_delivery_retry(message=message, actor=agent)
     published.clear()
@@ -329,8 +306,8 @@ def test_retry_twice_queues_one_delivery(platform_conversation, agent, captured,
     assert (queued, published, callbacks) == ([message.pk], [], [])
 
 
-def test_a_delivered_reply_is_not_retried(platform_conversation, agent, queued):
-    message = failed_reply(platform_conversation, agent)
+def test_a_delivered_reply_is_not_retried(failed_reply, agent, queued):
+    message = failed_reply
     services.message_delivery_update(message_id=message.pk, state=Message.Delivery.SENT)
     with translation.override("en"), pytest.raises(ValidationError, match="already delivered"):
         services.message_delivery_retry(message=message, actor=agent)
@@ -350,8 +327,8 @@ def test_only_replies_to_a_platform_buyer_are_retried(platform_conversation, con
     assert queued == []
 
 
-def test_a_member_of_another_shop_cannot_retry(platform_conversation, agent, outsider, queued):
-    message = failed_reply(platform_conversation, agent)
+def test_a_member_of_another_shop_cannot_retry(failed_reply, outsider, queued):
+    message = failed_reply
     with pytest.raises(ValidationError):
         services.message_delivery_retry(message=message, actor=outsider)
     assert Message.objects.get(pk=message.pk).delivery_state == Message.Delivery.FAILED
