@@ -332,7 +332,6 @@ def test_a_second_tab_follows_the_buyer_into_a_new_conversation(live, browser):
     assert (old["status"], new["status"]) == ("resolved", "open")
 
 
-
 def test_the_buyer_sees_one_ended_line_for_the_resolve_that_stands(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]

@@ -55,7 +55,6 @@ async def test_a_send_failing_twice_is_logged_and_the_next_goes_on(monkeypatch, 
     assert "publishing an event failed" in caplog.text
 
 
-
 async def test_what_queued_meanwhile_leaves_in_one_call_in_order(monkeypatch):
     layer = PipeliningLayer()
     await publish(layer, monkeypatch, [1, 2, 3], [4])
