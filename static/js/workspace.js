@@ -1014,6 +1014,24 @@
 
   // --- Customer panel -------------------------------------------------------------------
 
+  /** Back online: platform deliveries that changed meanwhile. ``message.delivery`` re-uses its
+   * message's seq, so a resync does not bring it: the messages still pending or failed here are
+   * read again (a failed one may have been retried by a colleague and delivered). */
+  async function refreshDeliveries() {
+    for (const t of Array.from(state.threads.values())) {
+      const open = Array.from(t.messages.values()).filter((m) => m.delivery_state === "pending" || m.delivery_state === "failed");
+      if (!open.length) continue;
+      const after = Math.min(...open.map((m) => m.seq)) - 1;
+      try {
+        const page = await api(`conversations/${t.id}/messages/?after_seq=${after}&limit=200`);
+        for (const m of page.results) if (t.messages.has(m.seq)) t.messages.set(m.seq, m);
+      } catch (err) {
+        continue; // the next reconnect, a live event or a reload brings them
+      }
+      if (t.id === state.activeId) renderThread();
+    }
+  }
+
   /** Back online: load what the open conversation could not while the server was away. */
   async function retryActive() {
     const id = state.activeId;
@@ -1493,6 +1511,7 @@
         if (state.hellos > 1) {
           refreshFirstPage();
           retryActive();
+          refreshDeliveries();
         }
         if (state.activeId !== null) markRead(state.activeId);
         break;

@@ -118,6 +118,13 @@ def op_delivery(*, conversation_id: int) -> list[dict]:
     return list(replies.order_by("seq").values("seq", "delivery_state", "delivery_error_code", "delivery_attempts"))
 
 
+def op_delivery_retry(*, conversation_id: int, agent_id: int) -> None:
+    """A colleague retries the conversation's failed replies (the 重试 button)."""
+    actor = User.objects.get(pk=agent_id)
+    for message in Message.objects.filter(conversation_id=conversation_id, delivery_state=Message.Delivery.FAILED):
+        services.message_delivery_retry(message=message, actor=actor)
+
+
 def op_agent_message(*, conversation_id: int, agent_id: int, text: str, private: bool = False) -> int:
     """A reply (or, with ``private``, a note) by an agent, as the workspace would send it."""
     conversation = Conversation.objects.get(pk=conversation_id)

@@ -365,6 +365,30 @@ def test_a_failed_platform_delivery_says_why_in_chinese_and_retries_live(live, b
     assert (reply["delivery_state"], reply["delivery_error_code"], reply["delivery_attempts"]) == ("sent", "", 2)
 
 
+def test_a_delivery_retried_while_this_tab_was_offline_shows_delivered_once_back(live, browser):
+    seed = live.helper("seed", agents=["小美", "阿强"])
+    slug, xiaomei, aqiang = seed["shop"]["slug"], seed["agents"][0], seed["agents"][1]
+    sent = live.helper("platform_buyer_message", slug=slug, buyer_id="tb-away", nickname="淘宝买家", text="发货了吗？")
+    conversation_id = sent["conversation_id"]
+    page = browser.agent_page(xiaomei)
+    row_of(page, conversation_id).click()
+    page.locator("[data-testid=composer]").fill("明天发")
+    page.locator("[data-testid=composer]").press("Enter")
+    expect(page.locator("#messages [data-testid=delivery-failed]")).to_have_count(1)
+
+    # Away while a colleague fixes the channel and retries: the delivery event is missed.
+    page.evaluate("dxeSocket.drop(60000)")
+    expect(page.locator("#conn")).not_to_have_attribute("data-state", "open")
+    with FakePlatform() as platform:
+        live.helper("platform_outbound", slug=slug, url=platform.url)
+        live.helper("delivery_retry", conversation_id=conversation_id, agent_id=aqiang["id"])
+        assert len(platform.requests) == 1
+    page.evaluate("dxeSocket.holdUntil = 0; dxeSocket.reconnectNow()")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+    expect(page.locator("#messages [data-sender=agent] .msg-state")).to_have_text("已送达平台")
+    expect(page.locator("#messages [data-testid=delivery-failed]")).to_have_count(0)
+
+
 def test_new_messages_pill_when_reading_history(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]
