@@ -113,12 +113,31 @@ def _check_member(conversation: Conversation, user: User) -> None:
         raise ValidationError(_("That user is not a member of this shop."))
 
 
+# A buyer who writes again this soon after a resolve continues that conversation (as the
+# marketplaces' workbenches do): a "thanks" after the goodbye is not a new session to answer.
+CONTINUE_AFTER_RESOLVE = timedelta(minutes=10)
+
+
+def _continues(conversation: Conversation) -> bool:
+    """Whether the buyer's next message continues this resolved conversation."""
+    return conversation.resolved_at is not None and conversation.resolved_at > timezone.now() - CONTINUE_AFTER_RESOLVE
+
+
+def _followed(conversation: Conversation) -> bool:
+    """Whether the buyer has a newer conversation on the channel than this one."""
+    return Conversation.objects.filter(
+        customer_id=conversation.customer_id, channel_id=conversation.channel_id, pk__gt=conversation.pk
+    ).exists()
+
+
 def _open_locked(*, channel: Channel, customer: Customer) -> Conversation:
     """The buyer's unresolved conversation on this channel, locked, or a new one.
 
-    A new one follows up the buyer's latest (so resolved) conversation on the channel, if
-    any: ``previous`` links the two. Locks the customer row first, so two first messages of
-    one buyer open one conversation. Callers must be inside a transaction.
+    A buyer's latest conversation resolved less than ``CONTINUE_AFTER_RESOLVE`` ago is
+    reopened instead (a status event with ``reason: buyer_returned``). Otherwise a new one
+    follows up that latest conversation, if any: ``previous`` links the two. Locks the
+    customer row first, so two first messages of one buyer open one conversation. Callers
+    must be inside a transaction.
     """
     if customer.shop_id != channel.shop_id:
         raise ValidationError(_("Customer and channel belong to different shops."))
@@ -132,11 +151,16 @@ def _open_locked(*, channel: Channel, customer: Customer) -> Conversation:
     )
     if existing is not None:
         return existing
-    previous_id = (
-        Conversation.objects.filter(customer=customer, channel=channel).order_by("-id").values_list("pk", flat=True).first()
-    )
+    latest = Conversation.objects.filter(customer=customer, channel=channel).order_by("-id").values_list("pk", flat=True).first()
+    if latest is not None:
+        conversation = _lock_id(latest)
+        if conversation.status != Conversation.Status.RESOLVED:  # a send of another tab continued it meanwhile
+            return conversation
+        if _continues(conversation):
+            _status_locked(conversation, status=Conversation.Status.OPEN, actor=None, reason="buyer_returned")
+            return conversation
     conversation = Conversation.objects.create(
-        shop_id=channel.shop_id, customer=customer, channel=channel, previous_id=previous_id, last_message_at=timezone.now()
+        shop_id=channel.shop_id, customer=customer, channel=channel, previous_id=latest, last_message_at=timezone.now()
     )
     conversation = _lock(conversation)
     _record_event(conversation, kind=ConversationEvent.Kind.CREATED, actor=None, data={})
@@ -145,7 +169,8 @@ def _open_locked(*, channel: Channel, customer: Customer) -> Conversation:
 
 @transaction.atomic
 def conversation_open(*, channel: Channel, customer: Customer) -> Conversation:
-    """Return the buyer's unresolved conversation on this channel, or start a new one."""
+    """The buyer's unresolved conversation on this channel, the one just resolved (continued),
+    or a new one."""
     return _open_locked(channel=channel, customer=customer)
 
 
@@ -411,12 +436,15 @@ def buyer_message_send(
     if conversation_id is not None:
         # Locked by id alone and checked here: one prepared query on every message.
         conversation = _lock_id(conversation_id)
-        if conversation is not None and (
-            conversation.customer_id != customer.pk
-            or conversation.channel_id != channel.pk
-            or conversation.status == Conversation.Status.RESOLVED
-        ):
+        if conversation is not None and (conversation.customer_id != customer.pk or conversation.channel_id != channel.pk):
             conversation = None
+        elif conversation is not None and conversation.status == Conversation.Status.RESOLVED:
+            # Continued right here, without the buyer's lock: taking it while holding this
+            # conversation's would invert _open_locked's order (buyer, then conversation).
+            if _continues(conversation) and not _followed(conversation):
+                _status_locked(conversation, status=Conversation.Status.OPEN, actor=None, reason="buyer_returned")
+            else:
+                conversation = None
     if conversation is None:
         conversation = _open_locked(channel=channel, customer=customer)
     return _append_buyer_message(conversation, text=text, client_msg_id=client_msg_id, checked_images=checked_images)
@@ -496,16 +524,19 @@ def conversation_set_status(*, conversation: Conversation, status: str, actor: U
     conversation = _lock(conversation)
     if conversation.status == status:
         return conversation
-    previous = conversation.status
+    _status_locked(conversation, status=status, actor=actor)
+    return conversation
+
+
+def _status_locked(conversation: Conversation, *, status: str, actor: User | None, reason: str = "") -> None:
+    """Move a locked conversation to ``status`` and record it; ``reason`` says why when no
+    person did (``buyer_returned``)."""
+    data = {"from": conversation.status, "to": status}
+    if reason:
+        data["reason"] = reason
     conversation.status = status
     conversation.resolved_at = timezone.now() if status == Conversation.Status.RESOLVED else None
-    _record_event(
-        conversation,
-        kind=ConversationEvent.Kind.STATUS,
-        actor=actor,
-        data={"from": previous, "to": status},
-    )
-    return conversation
+    _record_event(conversation, kind=ConversationEvent.Kind.STATUS, actor=actor, data=data)
 
 
 def conversation_resolve(*, conversation: Conversation, actor: User | None) -> Conversation:

@@ -2,10 +2,12 @@
 
 The buyer is the one a session token names (``inbox.buyer_identity``), on the shop's web
 channel (its first active channel of kind ``web``). The socket follows the buyer's current
-unresolved conversation there; before the first message there is none, and the first ``send``
-creates it (and, for a new visitor, their customer profile). After a conversation is
-resolved, the next ``send`` starts a new one and the socket moves to it (the ack's
-``message.conversation_id`` names it).
+conversation there: the unresolved one, else the latest. Before the first message there is
+none, and the first ``send`` creates it (and, for a new visitor, their customer profile).
+After a conversation is resolved, the next ``send`` reopens it within
+``services.CONTINUE_AFTER_RESOLVE``, or else starts a new one and the socket moves to it (the
+ack's ``message.conversation_id`` names it). ``hello`` and ``resync.done`` carry the
+conversation's ``previous_id``: the page offers the older conversations one by one.
 
 Every socket of the buyer on the channel is in the buyer's group (``realtime.buyer_group``),
 so each hears what happens in any of the buyer's conversations there. A socket moves on to a
@@ -51,13 +53,11 @@ def _web_channel(slug: str) -> Channel | None:
 
 
 def _current_conversation(customer: Customer, channel: Channel) -> Conversation | None:
-    """The buyer's unresolved conversation on the channel (what ``conversation_open`` reuses)."""
-    return (
-        Conversation.objects.filter(customer=customer, channel=channel)
-        .exclude(status=Conversation.Status.RESOLVED)
-        .order_by("-id")
-        .first()
-    )
+    """The conversation the buyer's page shows: their unresolved one on the channel (what
+    ``conversation_open`` reuses), else their latest, so a page loaded after a resolve still
+    shows the chat that ended. The buyer's next message then continues or follows it."""
+    theirs = Conversation.objects.filter(customer=customer, channel=channel)
+    return theirs.exclude(status=Conversation.Status.RESOLVED).order_by("-id").first() or theirs.order_by("-id").first()
 
 
 def _own_conversation(customer: Customer, channel: Channel, conversation_id: int) -> Conversation:
@@ -109,6 +109,7 @@ class BuyerConsumer(JsonSocket):
             {
                 "type": "hello",
                 "conversation_id": self.conversation_id,
+                "previous_id": opened.previous_id if opened else None,
                 "last_seq": opened.last_seq if opened else 0,
                 "customer": {
                     "id": self.customer.pk if self.customer else None,
@@ -191,21 +192,27 @@ class BuyerConsumer(JsonSocket):
             conversation = current = _current_conversation(self.customer, self.web_channel)
         if conversation is None:
             return None, None, ([], 0, False)
-        return conversation.pk, current, history_after(conversation=conversation, after_seq=after_seq, for_buyer=True)
+        return conversation, current, history_after(conversation=conversation, after_seq=after_seq, for_buyer=True)
 
     async def on_resync(self, frame: dict) -> None:
         after_seq = int_field(frame, "last_seq")
         conversation_id = None
         if frame.get("conversation_id") is not None:
             conversation_id = int_field(frame, "conversation_id", minimum=1)
-        conversation_id, current, (payloads, last_seq, more) = await self.db_call(self._history)(
-            conversation_id, after_seq
-        )
+        conversation, current, (payloads, last_seq, more) = await self.db_call(self._history)(conversation_id, after_seq)
         if current is not None:  # another tab may have started a conversation since we opened
             self.conversation_id = current.pk
         for payload in payloads:
             await self.send_frame({"type": "event", "event": payload})
-        await self.send_frame({"type": "resync.done", "conversation_id": conversation_id, "last_seq": last_seq, "more": more})
+        await self.send_frame(
+            {
+                "type": "resync.done",
+                "conversation_id": conversation.pk if conversation else None,
+                "previous_id": conversation.previous_id if conversation else None,
+                "last_seq": last_seq,
+                "more": more,
+            }
+        )
 
     def _mark_read(self, seq: int) -> None:
         if self.conversation_id is None:

@@ -19,6 +19,7 @@
     connText: document.getElementById("conn-text"),
     lightbox: document.getElementById("lightbox"),
     lightboxImg: document.getElementById("lightbox-img"),
+    older: document.getElementById("older"),
   };
 
   // A resolved conversation is followed by a new one with its own seq numbers, so history is
@@ -35,14 +36,18 @@
     socketConv: null, // the conversation the socket follows (gets live events of)
     typingUntil: 0,
     typingName: "",
+    // The oldest conversation shown and the one before it (offered by "earlier messages").
+    earliest: null, // {id, previousId}
+    loadingOlder: null, // the conversation id asked for, until its resync.done
   };
   const key = (convId, seq) => `${convId}:${seq}`;
   const heldOf = (convId) => state.held.get(convId) || 0;
   function hold(convId, seq) {
     if (convId !== null && convId !== undefined && seq > heldOf(convId)) state.held.set(convId, seq);
   }
+  // Only ever forward: older conversations' history arriving must not move the page back.
   function follow(convId) {
-    if (!convId || convId === state.conversationId) return;
+    if (!convId || convId <= (state.conversationId || 0)) return;
     state.conversationId = convId;
     state.readSent = 0;
   }
@@ -107,6 +112,7 @@
 
   function render() {
     const stick = nearBottom();
+    const fromBottom = els.body.scrollHeight - els.body.scrollTop;
     const items = [];
     for (const m of state.messages.values())
       items.push([order(m.conversation_id, m.seq), `m${key(m.conversation_id, m.seq)}`, signature(m), () => messageEl(m)]);
@@ -126,6 +132,22 @@
     const keep = new Set(wanted);
     for (const [k, el] of nodes) if (!keep.has(el)) nodes.delete(k);
     if (stick) els.body.scrollTop = els.body.scrollHeight;
+    else if (state.loadingOlder) els.body.scrollTop = els.body.scrollHeight - fromBottom; // older ones go above: keep the reader's place
+  }
+
+  function noteEarliest(convId, previousId) {
+    if (!convId || (state.earliest && convId > state.earliest.id)) return;
+    state.earliest = { id: convId, previousId: previousId || null };
+    els.older.hidden = !state.earliest.previousId;
+  }
+
+  function showOlder() {
+    const previousId = state.earliest && state.earliest.previousId;
+    if (!previousId || state.loadingOlder) return;
+    if (socket.send({ type: "resync", conversation_id: previousId, last_seq: heldOf(previousId) })) {
+      state.loadingOlder = previousId;
+      els.older.disabled = true;
+    }
   }
 
   function scrollToEnd() {
@@ -198,9 +220,11 @@
         const previous = state.conversationId;
         state.socketConv = frame.conversation_id || null;
         follow(frame.conversation_id);
+        noteEarliest(frame.conversation_id, frame.previous_id);
         if (frame.conversation_id) socket.send({ type: "resync", conversation_id: frame.conversation_id, last_seq: heldOf(frame.conversation_id) });
         else socket.send({ type: "resync", last_seq: 0 });
         if (previous && previous !== frame.conversation_id) socket.send({ type: "resync", conversation_id: previous, last_seq: heldOf(previous) });
+        if (state.loadingOlder) socket.send({ type: "resync", conversation_id: state.loadingOlder, last_seq: heldOf(state.loadingOlder) });
         state.outbox.flush(true);
         break;
       }
@@ -220,9 +244,14 @@
         if (frame.conversation_id && frame.conversation_id === state.conversationId) state.socketConv = frame.conversation_id;
         if (frame.conversation_id) {
           hold(frame.conversation_id, frame.last_seq);
+          noteEarliest(frame.conversation_id, frame.previous_id);
           if (frame.more) socket.send({ type: "resync", conversation_id: frame.conversation_id, last_seq: heldOf(frame.conversation_id) });
         }
         render();
+        if (frame.conversation_id === state.loadingOlder && !frame.more) {
+          state.loadingOlder = null;
+          els.older.disabled = false;
+        }
         markRead();
         break;
       case "typing":
@@ -414,6 +443,7 @@
     els.lightbox.hidden = false;
   }
   els.lightbox.addEventListener("click", () => (els.lightbox.hidden = true));
+  els.older.addEventListener("click", showOlder);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape") els.lightbox.hidden = true;
   });

@@ -95,8 +95,16 @@ def op_buyer_history(*, slug: str, buyer_id: str, nickname: str, count: int, ass
         if assignee is not None:
             services.conversation_assign(conversation=conversation, assignee=assignee, actor=assignee)
         services.conversation_resolve(conversation=conversation, actor=assignee)
+        op_age_resolve(conversation_id=conversation.pk)
         ids.append(conversation.pk)
     return ids
+
+
+def op_age_resolve(*, conversation_id: int) -> None:
+    """Date the conversation's resolve ``CONTINUE_AFTER_RESOLVE`` back: the buyer's next
+    message starts a new conversation instead of continuing this one."""
+    earlier = timezone.now() - services.CONTINUE_AFTER_RESOLVE
+    Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.RESOLVED).update(resolved_at=earlier)
 
 
 def op_platform_buyer_message(*, slug: str, buyer_id: str, text: str, nickname: str = "") -> dict:

@@ -320,6 +320,8 @@ def test_a_second_tab_follows_the_buyer_into_a_new_conversation(live, browser):
     workspace.click("[data-testid=resolve]")
     for tab in (first, second):
         expect(tab.locator(".line")).to_contain_text(["本次会话已结束"])
+    (resolved,) = live.helper("conversations", slug=slug)
+    live.helper("age_resolve", conversation_id=resolved["id"])
 
     buyer_send(first, "还有一个新问题")  # starts a new conversation
     expect(second.locator("[data-testid=message-text]")).to_have_text(["之前问过的尺码问题", "还有一个新问题"])
@@ -330,6 +332,60 @@ def test_a_second_tab_follows_the_buyer_into_a_new_conversation(live, browser):
         expect(tab.locator("[data-sender=agent] [data-testid=message-text]")).to_have_text(["新问题请讲"])
     (old, new) = live.helper("conversations", slug=slug)
     assert (old["status"], new["status"]) == ("resolved", "open")
+
+
+def test_a_buyer_back_after_a_resolve_sees_that_chat_and_continues_or_follows_it(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    buyer = buyer_page(browser, slug)
+    buyer_send(buyer, "能开发票吗？")
+    workspace = browser.agent_page(agent)
+    workspace.locator("[data-testid=conversation]", has_text="能开发票吗？").click()
+    composer = workspace.locator("[data-testid=composer]")
+    composer.fill("可以的，下单时填写抬头")
+    composer.press("Enter")
+    workspace.click("[data-testid=resolve]")
+    ended = buyer.locator(".line", has_text="本次会话已结束")
+    expect(ended).to_have_count(1)
+
+    # A reload after the resolve still shows the chat that ended.
+    buyer.reload()
+    buyer.wait_for_selector('#conn-dot[data-state="open"]')
+    expect(buyer.locator("[data-testid=message-text]")).to_have_text(["能开发票吗？", "可以的，下单时填写抬头"])
+    expect(ended).to_have_count(1)
+    expect(buyer.locator("[data-testid=older]")).to_be_hidden()
+
+    # Writing again soon after continues it: the agent's thread reopens with the message.
+    buyer_send(buyer, "好的，谢谢")
+    expect(ended).to_have_count(0)
+    expect(workspace.locator("[data-testid=thread-status]")).to_have_text("进行中")
+    expect(workspace.locator("#messages [data-testid=message-text]").last).to_have_text("好的，谢谢")
+    (conversation,) = live.helper("conversations", slug=slug)
+
+    # Resolved, and back much later: a new conversation. A reload shows it; the earlier chat
+    # is one click away, above it, in place.
+    workspace.click("[data-testid=resolve]")
+    expect(ended).to_have_count(1)
+    live.helper("age_resolve", conversation_id=conversation["id"])
+    buyer_send(buyer, "上次的发票开好了吗？")
+    wait_acked(buyer)
+    assert len(live.helper("conversations", slug=slug)) == 2
+    buyer.reload()
+    buyer.wait_for_selector('#conn-dot[data-state="open"]')
+    expect(buyer.locator("[data-testid=message-text]")).to_have_text(["上次的发票开好了吗？"])
+    older = buyer.locator("[data-testid=older]")
+    expect(older).to_have_text("查看更早的消息")
+    older.click()
+    expect(buyer.locator("[data-testid=message-text]")).to_have_text(
+        ["能开发票吗？", "可以的，下单时填写抬头", "好的，谢谢", "上次的发票开好了吗？"]
+    )
+    expect(ended).to_have_count(1)
+    expect(older).to_be_hidden()
+    # Writing on goes to the current conversation, not the earlier one shown above it.
+    buyer_send(buyer, "订单号是 TB123")
+    wait_acked(buyer)
+    current = max(live.helper("conversations", slug=slug), key=lambda c: c["id"])
+    assert [m["text"] for m in live.helper("messages", conversation_id=current["id"])] == ["上次的发票开好了吗？", "订单号是 TB123"]
 
 
 def test_the_buyer_sees_one_ended_line_for_the_resolve_that_stands(live, browser):

@@ -468,6 +468,8 @@ def test_a_follow_up_after_a_resolve_shows_in_the_panel_live_and_links_back(live
     expect(page.locator("[data-testid=previous-conversation]")).to_have_count(0)
     page.click("[data-testid=resolve]")
     expect(buyer.locator(".line")).to_contain_text(["本次会话已结束"])
+    (resolved,) = live.helper("conversations", slug=slug)
+    live.helper("age_resolve", conversation_id=resolved["id"])
 
     # The buyer writes again: a new conversation, which the open panel lists at once.
     buyer.fill("[data-testid=composer]", "还是没收到")

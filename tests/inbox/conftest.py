@@ -1,8 +1,10 @@
-"""Fixtures shared by the inbox tests: a platform buyer's conversation with a failed reply."""
+"""Fixtures shared by the inbox tests: a platform buyer's conversation with a failed reply,
+and resolves whose buyer comes back too late to continue them."""
 import pytest
+from django.utils import timezone
 
 from inbox import services
-from inbox.models import Channel, Message
+from inbox.models import Channel, Conversation, Message
 
 from ..factories import ChannelFactory, ConversationFactory
 
@@ -31,3 +33,16 @@ def queued(monkeypatch):
     ids = []
     monkeypatch.setattr(tasks.deliver_message, "delay", ids.append)
     return ids
+
+
+@pytest.fixture
+def resolve_for_good():
+    """Resolve a conversation as if long ago: the buyer's next message starts a new one
+    (within ``services.CONTINUE_AFTER_RESOLVE`` it would continue this one)."""
+
+    def resolve(conversation: Conversation, actor) -> None:
+        services.conversation_resolve(conversation=conversation, actor=actor)
+        earlier = timezone.now() - services.CONTINUE_AFTER_RESOLVE
+        Conversation.objects.filter(pk=conversation.pk).update(resolved_at=earlier)
+
+    return resolve

@@ -227,6 +227,7 @@ async def test_hello_frames(agent, shop, conversation, customer):
     assert buyer_ws.hello == {
         "type": "hello",
         "conversation_id": conversation.pk,
+        "previous_id": None,
         "last_seq": 0,
         "customer": {"id": customer.pk, "nickname": customer.nickname},
     }
@@ -275,10 +276,12 @@ async def test_a_buyer_send_reaches_the_buyers_other_tabs_not_the_sending_one(sh
     await close_all(sending, other_tab)
 
 
-async def test_a_tab_moves_to_the_conversation_another_tab_started_after_a_resolve(agent, shop, conversation, customer):
+async def test_a_tab_moves_to_the_conversation_another_tab_started_after_a_resolve(
+    agent, shop, conversation, customer, resolve_for_good
+):
     first, second = await buyer_socket(shop, customer), await buyer_socket(shop, customer)
     agent_ws = await agent_socket(agent)
-    await database_sync_to_async(services.conversation_set_status)(conversation=conversation, status="resolved", actor=agent)
+    await database_sync_to_async(resolve_for_good)(conversation, agent)
     for tab in (first, second):
         assert (await receive_type(tab, "event"))["event"]["data"]["to"] == "resolved"
 
@@ -471,7 +474,7 @@ async def test_buyer_never_sees_notes_or_agent_fields(agent, supervisor, shop, c
         frames.append(frame["event"])
     assert [e["kind"] for e in frames] == ["message.created"]
     assert frames[0] == live
-    assert frame == {"type": "resync.done", "conversation_id": conversation.pk, "last_seq": 4, "more": False}
+    assert frame == {"type": "resync.done", "conversation_id": conversation.pk, "previous_id": None, "last_seq": 4, "more": False}
     assert "老客户" not in json.dumps(frames, ensure_ascii=False)
     await close_all(agent_ws, buyer_ws)
 
@@ -571,7 +574,42 @@ async def test_buyer_resync_without_conversation(shop, web_channel):
     customer = await database_sync_to_async(CustomerFactory)(shop=shop)
     buyer_ws = await buyer_socket(shop, customer)
     await buyer_ws.send_json_to({"type": "resync", "last_seq": 0})
-    assert await receive(buyer_ws) == {"type": "resync.done", "conversation_id": None, "last_seq": 0, "more": False}
+    assert await receive(buyer_ws) == {"type": "resync.done", "conversation_id": None, "previous_id": None, "last_seq": 0, "more": False}
+    await close_all(buyer_ws)
+
+
+async def test_a_buyer_page_opened_after_a_resolve_shows_that_chat_and_offers_the_older_ones(
+    agent, shop, web_channel, conversation, customer, resolve_for_good
+):
+    await database_sync_to_async(services.message_send)(conversation=conversation, sender_kind="buyer", text="第一次的问题")
+    await database_sync_to_async(resolve_for_good)(conversation, agent)
+    follow_up, _ = await database_sync_to_async(services.buyer_message_send)(
+        channel=web_channel, customer=customer, text="第二次的问题"
+    )
+    await database_sync_to_async(services.conversation_resolve)(conversation=follow_up.conversation, actor=agent)
+
+    buyer_ws = await buyer_socket(shop, customer)
+    assert (buyer_ws.hello["conversation_id"], buyer_ws.hello["previous_id"]) == (follow_up.conversation_id, conversation.pk)
+    await buyer_ws.send_json_to({"type": "resync", "conversation_id": follow_up.conversation_id, "last_seq": 0})
+    shown = []
+    while (frame := await receive(buyer_ws))["type"] != "resync.done":
+        shown.append(frame["event"])
+    assert [e["kind"] for e in shown] == ["message.created", "conversation.status"]
+    assert (shown[0]["message"]["text"], shown[1]["data"]["to"]) == ("第二次的问题", "resolved")
+    assert (frame["conversation_id"], frame["previous_id"]) == (follow_up.conversation_id, conversation.pk)
+
+    # The page asks for the conversation before, which names none before it.
+    await buyer_ws.send_json_to({"type": "resync", "conversation_id": conversation.pk, "last_seq": 0})
+    older = []
+    while (frame := await receive(buyer_ws))["type"] != "resync.done":
+        older.append(frame["event"])
+    assert [e["message"]["text"] for e in older if e["kind"] == "message.created"] == ["第一次的问题"]
+    assert (frame["conversation_id"], frame["previous_id"]) == (conversation.pk, None)
+
+    # Writing again now continues the conversation shown.
+    ack = await buyer_send(buyer_ws, "back", "忘了问运费")
+    assert ack["message"]["conversation_id"] == follow_up.conversation_id
+    assert (await receive_type(buyer_ws, "event"))["event"]["data"] == {"from": "resolved", "to": "open", "reason": "buyer_returned"}
     await close_all(buyer_ws)
 
 

@@ -47,9 +47,9 @@ def test_known_buyer_appends_to_named_current_conversation_in_fewer_queries(
     assert (retried.pk, created) == (second.pk, False)
 
 
-def test_known_buyer_with_a_stale_or_foreign_conversation_id_gets_their_own(conversation, agent, web_channel):
+def test_known_buyer_with_a_stale_or_foreign_conversation_id_gets_their_own(conversation, agent, web_channel, resolve_for_good):
     customer = conversation.customer
-    services.conversation_resolve(conversation=conversation, actor=agent)
+    resolve_for_good(conversation, agent)
     fresh, _ = services.buyer_message_send(
         channel=web_channel, customer=customer, text="又来了", conversation_id=conversation.pk
     )
@@ -62,21 +62,62 @@ def test_known_buyer_with_a_stale_or_foreign_conversation_id_gets_their_own(conv
     assert Message.objects.filter(conversation_id=fresh.conversation_id).count() == 1
 
 
-def test_a_follow_up_after_a_resolve_links_the_conversation_it_follows(conversation, agent, shop, web_channel):
+def test_a_follow_up_after_a_resolve_links_the_conversation_it_follows(conversation, agent, shop, web_channel, resolve_for_good):
     customer = conversation.customer
     platform = ChannelFactory(shop=shop, kind="platform_api")
     first_on_platform = services.conversation_open(channel=platform, customer=customer)
     assert first_on_platform.previous_id is None  # the buyer's first on that channel
     assert services.conversation_open(channel=web_channel, customer=customer) == conversation  # still open: no follow-up
-    services.conversation_resolve(conversation=conversation, actor=agent)
+    resolve_for_good(conversation, agent)
     follow_up, _ = services.buyer_message_send(
         channel=web_channel, customer=customer, text="上次的问题还没解决", conversation_id=conversation.pk
     )
     assert follow_up.conversation_id != conversation.pk
     assert follow_up.conversation.previous_id == conversation.pk
-    services.conversation_resolve(conversation=follow_up.conversation, actor=agent)
+    resolve_for_good(follow_up.conversation, agent)
     third = services.conversation_open(channel=web_channel, customer=customer)
     assert third.previous_id == follow_up.conversation_id
+
+
+def test_a_buyer_back_soon_after_a_resolve_continues_the_conversation(conversation, agent, web_channel, resolve_for_good):
+    customer = conversation.customer
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    # From the chat socket, which names the conversation it shows...
+    thanks, _ = services.buyer_message_send(channel=web_channel, customer=customer, text="好的谢谢", conversation_id=conversation.pk)
+    assert thanks.conversation_id == conversation.pk
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.resolved_at) == (Conversation.Status.OPEN, None)
+    reopened = conversation.events.get(seq=thanks.seq - 1)
+    assert (reopened.kind, reopened.actor, reopened.data) == (
+        "status", None, {"from": "resolved", "to": "open", "reason": "buyer_returned"}
+    )
+    # ... and from a platform or an upload, which name none.
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    again, _ = services.buyer_message_receive(
+        channel=web_channel, platform_buyer_id=customer.platform_buyer_id, nickname="", text="还有一个问题"
+    )
+    assert again.conversation_id == conversation.pk
+    assert conversation.events.filter(kind="status", data__reason="buyer_returned").count() == 2
+    # Later than CONTINUE_AFTER_RESOLVE, it is a new conversation that follows this one.
+    resolve_for_good(conversation, agent)
+    later, _ = services.buyer_message_send(channel=web_channel, customer=customer, text="又是我", conversation_id=conversation.pk)
+    assert later.conversation.previous_id == conversation.pk
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.RESOLVED
+
+
+def test_a_send_naming_a_conversation_the_buyer_has_moved_on_from_goes_to_the_current_one(
+    conversation, agent, web_channel, resolve_for_good
+):
+    customer = conversation.customer
+    resolve_for_good(conversation, agent)
+    current, _ = services.buyer_message_send(channel=web_channel, customer=customer, text="新问题")
+    services.conversation_reopen(conversation=conversation, actor=agent)
+    services.conversation_resolve(conversation=conversation, actor=agent)  # just now, but not the latest
+    stale, _ = services.buyer_message_send(channel=web_channel, customer=customer, text="补充", conversation_id=conversation.pk)
+    assert stale.conversation_id == current.conversation_id
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.RESOLVED
 
 
 def test_retry_with_same_client_msg_id_returns_stored_message(conversation):
