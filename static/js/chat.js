@@ -40,6 +40,13 @@
     earliest: null, // {id, previousId}
     loadingOlder: null, // the conversation id asked for, until its resync.done
   };
+  // In the shop's widget the page stays loaded while its panel is closed: replies are read
+  // only while the widget says the panel shows, and the widget hears how many are unread.
+  const embedded = window.parent !== window && document.body.classList.contains("is-embedded");
+  let panelOpen = !embedded;
+  let unreadTold = 0;
+  const seen = () => panelOpen && document.visibilityState === "visible";
+
   const key = (convId, seq) => `${convId}:${seq}`;
   const heldOf = (convId) => state.held.get(convId) || 0;
   function hold(convId, seq) {
@@ -165,7 +172,7 @@
   }
 
   function markRead() {
-    if (document.visibilityState !== "visible") return;
+    if (!seen()) return;
     let maxShop = 0;
     for (const m of state.messages.values())
       if (m.conversation_id === state.conversationId && m.sender_kind !== "buyer" && m.seq > maxShop) maxShop = m.seq;
@@ -177,7 +184,11 @@
     for (const m of state.messages.values())
       if (m.conversation_id === state.conversationId && m.sender_kind !== "buyer" && m.seq > state.readSent) unread += 1;
     const base = document.title.replace(/^\(\d+\) /, "");
-    document.title = unread && document.visibilityState !== "visible" ? `(${unread}) ${base}` : base;
+    document.title = unread && !seen() ? `(${unread}) ${base}` : base;
+    if (embedded && unread !== unreadTold) {
+      unreadTold = unread;
+      window.parent.postMessage({ dxe: "unread", count: unread }, "*"); // a count only: the shop's site may be any origin
+    }
   }
 
   function onEvent(ev) {
@@ -201,6 +212,7 @@
         render();
       } else if (data.side === "buyer" && convId === state.conversationId && data.up_to_seq > state.readSent) {
         state.readSent = data.up_to_seq;
+        updateTitle();
       }
     } else if (ev.kind === "conversation.status") {
       // Live and resynced events may come in any order and twice: the latest seq decides.
@@ -253,6 +265,7 @@
           els.older.disabled = false;
         }
         markRead();
+        updateTitle();
         break;
       case "typing":
         if (frame.side === "agent") {
@@ -480,6 +493,12 @@
     updateTitle();
   });
   window.addEventListener("focus", markRead);
+  window.addEventListener("message", (e) => {
+    if (!embedded || e.source !== window.parent || !e.data || e.data.dxe !== "panel") return;
+    panelOpen = Boolean(e.data.open);
+    markRead();
+    updateTitle();
+  });
 
   socket.start();
 })();

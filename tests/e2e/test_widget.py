@@ -1,6 +1,7 @@
 """The embeddable widget: a shop's own site gets a button that opens the chat in an iframe."""
 import http.server
 import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -106,8 +107,58 @@ def test_widget_visitor_without_shop_identity_is_known_again_on_the_next_visit(l
     assert [m["text"] for m in live.helper("messages", conversation_id=conversation["id"])] == ["请问今天能发货吗？", "我又来了"]
 
 
+def wait_until(condition, timeout: float = 3) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 def open_chat(shop_site):
     shop_site.locator("[data-dxe=launcher]").click()
     frame = shop_site.frame_locator("[data-dxe=panel] iframe")
     expect(frame.locator("[data-testid=connection]")).to_have_text("已连接")
     return frame
+
+
+def test_replies_while_the_panel_is_closed_are_counted_on_the_button_not_read(live, browser):
+    seed = live.helper("seed", shop_name="小二旗舰店", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    token = live.helper("shop_token", slug=slug, buyer_id="tb_xiaoyu", nickname="小鱼")
+    shop_site = browser.page()
+    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>小二旗舰店官网</title></head>
+    <body><h1>小二旗舰店</h1><script src="{live.url(f'/chat/{slug}/widget.js')}" data-token="{token}" async></script></body></html>"""
+    launcher = shop_site.locator("[data-dxe=launcher]")
+    badge = launcher.locator("[data-dxe=unread]")
+    with shop_website(html) as url:
+        shop_site.goto(url)
+        frame = open_chat(shop_site)
+        frame.locator("[data-testid=composer]").fill("羽绒服什么时候补货？")
+        frame.locator("[data-testid=composer]").press("Enter")
+        expect(frame.locator("[data-testid=pending]")).to_have_count(0)
+        shop_site.locator("[data-dxe=panel] button").click()  # the buyer closes the panel and browses on
+        (conversation,) = live.helper("conversations", slug=slug)
+
+        # A reply while the panel is closed: counted on the button, and not read.
+        seq = live.helper("agent_message", conversation_id=conversation["id"], agent_id=agent["id"], text="下周三补货哦")
+        expect(badge).to_have_text("1")
+        expect(launcher).to_have_attribute("aria-label", "联系客服 (1)")
+        last = live.helper("agent_message", conversation_id=conversation["id"], agent_id=agent["id"], text="到货第一时间通知您")
+        expect(badge).to_have_text("2")
+        shot(shop_site, "widget-unread-badge")
+        (conversation,) = live.helper("conversations", slug=slug)
+        assert conversation["buyer_last_read_seq"] < seq
+
+        # Opening the panel shows them and reads them.
+        launcher.click()
+        expect(badge).to_be_hidden()
+        expect(frame.locator("[data-sender=agent] [data-testid=message-text]")).to_have_text(["下周三补货哦", "到货第一时间通知您"])
+        wait_until(lambda: live.helper("conversations", slug=slug)[0]["buyer_last_read_seq"] == last)
+
+        # On the site's next page the chat loads hidden, so the next reply is counted there too.
+        shop_site.reload()
+        expect(shop_site.locator("[data-dxe=panel] iframe")).to_have_count(1)
+        expect(shop_site.locator("[data-dxe=panel]")).to_be_hidden()
+        expect(badge).to_be_hidden()
+        live.helper("agent_message", conversation_id=conversation["id"], agent_id=agent["id"], text="已经到货啦")
+        expect(badge).to_have_text("1")
