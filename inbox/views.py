@@ -94,6 +94,7 @@ def _workspace_strings() -> dict[str, str]:
         "assignedToLine": _("Assigned to %(name)s"),
         "unassignedLine": _("Unassigned"),
         "statusChangedLine": _("Status changed to %(status)s"),
+        "buyerReturned": _("The buyer wrote again soon after the resolve: the conversation goes on"),
         "me": _("me"),
         "visitor": _("Visitor %(id)s"),
         "status_open": _("Open"),

@@ -360,6 +360,7 @@ def test_a_buyer_back_after_a_resolve_sees_that_chat_and_continues_or_follows_it
     expect(ended).to_have_count(0)
     expect(workspace.locator("[data-testid=thread-status]")).to_have_text("进行中")
     expect(workspace.locator("#messages [data-testid=message-text]").last).to_have_text("好的，谢谢")
+    expect(workspace.locator("#messages .line").last).to_have_text("买家在结束后不久再次来信，会话继续")
     (conversation,) = live.helper("conversations", slug=slug)
 
     # Resolved, and back much later: a new conversation. A reload shows it; the earlier chat

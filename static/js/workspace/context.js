@@ -99,6 +99,7 @@
       outbox: new DXE.Outbox((frame) => ws.socket.send(frame), (cmid) => ws.upload(cmid)), // {convId, frame} | {convId, files}
       typing: new Map(), // conversation id -> {name, until}
       members: new Map(), // shop id -> Promise<[member]>
+      membersResolved: new Map(), // shop id -> [member], once loaded (for lines drawn synchronously)
       drafts: new Map(),
       modes: new Map(),
       customer: null,

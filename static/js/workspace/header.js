@@ -61,7 +61,6 @@
           ws.api(`shops/${shopId}/members/`)
             .then((body) => {
               const list = body.results || [];
-              state.membersResolved = state.membersResolved || new Map();
               state.membersResolved.set(shopId, list);
               return list;
             })

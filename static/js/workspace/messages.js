@@ -10,7 +10,7 @@
     function memberName(shopId, userId) {
       if (userId === null || userId === undefined) return S.unassigned;
       if (userId === me.id) return me.nickname;
-      const list = state.membersResolved && state.membersResolved.get(shopId);
+      const list = state.membersResolved.get(shopId);
       const found = list && list.find((m) => m.id === userId);
       return found ? found.nickname : `#${userId}`;
     }
@@ -27,19 +27,20 @@
       }
       if (e.kind === "status") {
         const status = ws.statusLabel(data.to);
+        if (data.reason === "buyer_returned") return S.buyerReturned;
         return actor ? fmt(S.statusChanged, { actor, status }) : fmt(S.statusChangedLine, { status });
       }
       if (e.kind === "created") return S.created;
       return null; // read receipts show on the messages, not as lines
     }
 
-    function imageEls(attachments, extraQuery) {
+    function imageEls(attachments) {
       if (!attachments || !attachments.length) return null;
       return h(
         "div",
         { class: "msg-images" },
         attachments.map((a) => {
-          const src = a.url + (extraQuery || "");
+          const src = a.url;
           const ratio = a.width && a.height ? `${a.width} / ${a.height}` : null;
           return h(
             "button",
