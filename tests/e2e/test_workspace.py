@@ -229,6 +229,23 @@ def test_list_pages_in_by_scrolling_and_filters(live, browser):
     expect(rows).to_have_count(0)
 
 
+def test_a_resolved_conversation_leaves_the_open_list_once_another_is_opened(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    for n in range(2):
+        live.helper("buyer_message", slug=slug, buyer_id=f"tb-{n}", nickname=f"买家{n}", text=f"问题{n}")
+    page = browser.agent_page(agent)
+    rows = page.locator("[data-testid=conversation]")
+    expect(rows).to_have_count(2)
+    rows.filter(has_text="买家1").click()
+    page.click("[data-testid=resolve]")
+    expect(page.locator("[data-testid=thread-status]")).to_have_text("已解决")
+    expect(rows).to_have_count(2)  # still there while it is open: the agent is looking at it
+    rows.filter(has_text="买家0").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("买家0")
+
+
 def test_language_switch_to_english_and_back(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]

@@ -227,6 +227,13 @@
       if (conv.id === state.activeId) ws.renderThreadHeader();
     }
 
+    /** The open conversation's row stays while it is open, even when the filters stop
+     * showing it (resolved, or taken by another agent): it leaves once another one opens. */
+    function releaseRow(id) {
+      const conv = state.convs.get(id);
+      if (conv && !state.q && !matchesFilter(conv)) state.listed.delete(id);
+    }
+
     /** Tell the server which list we show: its rows come live (the others' churn does not). */
     function showList() {
       ws.socket.send({ type: "list", view: state.view });
@@ -258,6 +265,6 @@
     });
     els.list.addEventListener("scroll", maybeLoadMore, { passive: true });
 
-    Object.assign(ws, { matchesFilter, upsertConv, sortedListIds, renderList, waitClass, loadList, refreshFirstPage, convChanged, showList, rowEls });
+    Object.assign(ws, { matchesFilter, upsertConv, sortedListIds, renderList, waitClass, loadList, refreshFirstPage, convChanged, releaseRow, showList, rowEls });
   };
 })();

@@ -209,6 +209,7 @@
       if (state.activeId === id) return;
       ws.saveDraft();
       ws.stopTyping();
+      if (state.activeId !== null) ws.releaseRow(state.activeId);
       state.activeId = id;
       state.listFocus = id;
       history.replaceState(null, "", `?c=${id}`);
