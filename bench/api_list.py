@@ -201,7 +201,7 @@ def fill(args) -> dict:
             for offset, i in enumerate(indexes):
                 shop = shops[i % 2]
                 roll = rng.random()
-                status = "resolved" if roll < 0.6 else "open" if roll < 0.9 else "pending"
+                status = "resolved" if roll < 0.6 else "open" if roll < 0.9 else "snoozed"
                 assignee = None if (status == "open" and rng.random() < 0.4) else rng.choice((agent, colleague))
                 if status == "resolved":
                     assignee = rng.choice((agent, colleague))
@@ -221,6 +221,7 @@ def fill(args) -> dict:
                         agent_unread_count=1 if status == "open" else 0,
                         agent_last_read_seq=count,
                         resolved_at=last_at if status == "resolved" else None,
+                        snoozed_until=now + timedelta(hours=rng.randint(1, 72)) if status == "snoozed" else None,
                     )
                 )
             Conversation.objects.bulk_create(conversations)

@@ -193,6 +193,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Installed into the scheduler's table when beat starts (editable in the admin afterwards).
 CELERY_BEAT_SCHEDULE = {
     "inbox: requeue overdue platform deliveries": {"task": "inbox.tasks.requeue_overdue_deliveries", "schedule": 60.0},
+    # Agents expect a snoozed conversation back within seconds of its time.
+    "inbox: wake snoozed conversations": {"task": "inbox.tasks.wake_snoozed", "schedule": 15.0},
 }
 CELERY_TIMEZONE = "Asia/Shanghai"
 

@@ -329,6 +329,30 @@ class ConversationReopenApi(APIView):
         return Response(ConversationSerializer(conversation).data)
 
 
+class ConversationSnoozeApi(APIView):
+    """``POST conversations/<id>/snooze/``: set it aside until ``until``; it opens again then,
+    or at the buyer's next message."""
+
+    class SnoozeInputSerializer(BodySerializer):
+        until = serializers.DateTimeField(
+            help_text=(
+                f"ISO 8601, in the future and at most {services.MAX_SNOOZE_DAYS} days ahead;"
+                " without an offset, in the server's time zone"
+            )
+        )
+
+    @extend_schema(
+        operation_id="conversations_snooze",
+        request=SnoozeInputSerializer,
+        responses={200: ConversationSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation = _conversation(request, conversation_id)
+        data = validated(self.SnoozeInputSerializer, request.data)
+        conversation = services.conversation_snooze(conversation=conversation, until=data["until"], actor=request.user)
+        return Response(ConversationSerializer(conversation).data)
+
+
 class ConversationReadApi(APIView):
     """``POST conversations/<id>/read/``: the agents have read up to ``seq``."""
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/assign/", api.ConversationAssignApi.as_view(), name="conversation-assign"),
     path("conversations/<int:conversation_id>/resolve/", api.ConversationResolveApi.as_view(), name="conversation-resolve"),
     path("conversations/<int:conversation_id>/reopen/", api.ConversationReopenApi.as_view(), name="conversation-reopen"),
+    path("conversations/<int:conversation_id>/snooze/", api.ConversationSnoozeApi.as_view(), name="conversation-snooze"),
     path("conversations/<int:conversation_id>/read/", api.ConversationReadApi.as_view(), name="conversation-read"),
     path("messages/<int:message_id>/retry/", api.MessageRetryApi.as_view(), name="message-retry"),
     path("channels/", api.ChannelListApi.as_view(), name="channel-list"),

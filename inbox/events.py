@@ -11,8 +11,9 @@ Each event has an agent form and, when the buyer may see it, a buyer form:
   is the conversation as a list row shows it (for live events: its state right after the
   change; for resync: its current state).
 - buyer form: ``{kind, conversation_id, seq, message?|data?}`` with no ``conversation`` and a
-  message stripped of agent-only fields (:data:`BUYER_MESSAGE_FIELDS`). Private notes and the
-  ``created``/``assigned`` events have no buyer form.
+  message stripped of agent-only fields (:data:`BUYER_MESSAGE_FIELDS`) or an event's data
+  stripped likewise (:data:`BUYER_EVENT_DATA`). Private notes and the ``created``/``assigned``
+  events have no buyer form.
 """
 from django.urls import reverse
 
@@ -20,8 +21,13 @@ from .attachment_links import attachment_path
 from .list_rows import conversation_row, iso_datetime
 from .models import Conversation, ConversationEvent, Message
 
-# Recorded events the buyer is told about; the others (created, assigned) are agent-only.
-BUYER_EVENT_KINDS = frozenset({ConversationEvent.Kind.STATUS, ConversationEvent.Kind.READ})
+# Recorded events the buyer is told about, with what of their data the buyer's page needs;
+# the others (created, assigned) are agent-only, and so is a status change's ``until`` (when
+# an agent means to come back to a snoozed conversation) and ``reason``.
+BUYER_EVENT_DATA = {
+    ConversationEvent.Kind.STATUS: ("from", "to"),
+    ConversationEvent.Kind.READ: ("side", "up_to_seq"),
+}
 
 # What a buyer's socket shows of a message: no delivery state, no private flag, and of the
 # author only the 客服昵称.
@@ -122,8 +128,9 @@ def conversation_event(event: ConversationEvent, *, conversation: dict) -> tuple
         "conversation": conversation,
     }
     buyer = None
-    if event.kind in BUYER_EVENT_KINDS:
-        buyer = {"kind": kind, "conversation_id": event.conversation_id, "seq": event.seq, "data": event.data}
+    if event.kind in BUYER_EVENT_DATA:
+        data = {key: event.data[key] for key in BUYER_EVENT_DATA[event.kind] if key in event.data}
+        buyer = {"kind": kind, "conversation_id": event.conversation_id, "seq": event.seq, "data": data}
     return agent, buyer
 
 

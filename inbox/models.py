@@ -43,7 +43,7 @@ class Channel(models.Model):
 class Conversation(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
-        PENDING = "pending", _("Pending")
+        # Set aside by an agent until ``snoozed_until``; open again then, or at the buyer's next message.
         SNOOZED = "snoozed", _("Snoozed")
         RESOLVED = "resolved", _("Resolved")
 
@@ -66,6 +66,8 @@ class Conversation(models.Model):
     buyer_last_read_seq = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # When a snoozed conversation opens again (``inbox.tasks.wake_snoozed``); null unless snoozed.
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
     # The buyer's conversation on this channel that this one follows: the latest one when the
     # buyer wrote again after it was resolved. The thread links back to it.
     previous = models.ForeignKey(
@@ -90,6 +92,16 @@ class Conversation(models.Model):
             models.Index(fields=["customer", "channel", "status"], name="conv_customer_channel"),
             # A buyer's conversations with the shop, newest first (the side panel's 历史会话).
             models.Index(fields=["customer", "-created_at", "-id"], name="conv_customer_recent"),
+            # The snoozed ones due to open again: what the wake-up sweep reads every few seconds.
+            models.Index(fields=["snoozed_until"], name="conv_snoozed_due", condition=models.Q(status="snoozed")),
+        ]
+        constraints = [
+            # A snoozed conversation has its time to wake, and no other one has such a time.
+            models.CheckConstraint(
+                condition=models.Q(status="snoozed", snoozed_until__isnull=False)
+                | models.Q(~models.Q(status="snoozed"), snoozed_until__isnull=True),
+                name="conv_snoozed_until_iff_snoozed",
+            ),
         ]
 
     def __str__(self) -> str:

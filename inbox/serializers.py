@@ -82,6 +82,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "buyer_last_read_seq",
             "created_at",
             "resolved_at",
+            "snoozed_until",
             "previous_id",
         ]
 

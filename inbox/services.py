@@ -29,6 +29,14 @@ MAX_TEXT_LENGTH = 5000
 MAX_IMAGES_PER_MESSAGE = 9
 MAX_CLIENT_MSG_ID_LENGTH = 64
 PREVIEW_LENGTH = 120
+# A snooze is a reminder for days, not a way to park a buyer for good: longer is a mistake.
+MAX_SNOOZE_DAYS = 30
+
+# Why a snoozed conversation opened again by itself: the ``reason`` of its status event.
+WAKE_BUYER_MESSAGE = "buyer_message"
+WAKE_SNOOZE_ENDED = "snooze_ended"
+# Why a resolved one did: its buyer wrote again within ``CONTINUE_AFTER_RESOLVE``.
+REOPEN_BUYER_RETURNED = "buyer_returned"
 
 
 # The whole conversation, and of its customer, channel and assignee what events show and
@@ -40,11 +48,14 @@ _LOCKED_COLUMNS = (
 )
 
 
-def _locking():
-    """Conversations to lock, with what events show (customer, channel, assignee)."""
+def _locking(*, skip_locked: bool = False):
+    """Conversations to lock, with what events show (customer, channel, assignee).
+
+    ``skip_locked``: for sweeps, which leave a row another transaction holds to its holder.
+    """
     # of=("self",): PostgreSQL cannot lock the nullable side of the assignee outer join.
     return (
-        Conversation.objects.select_for_update(of=("self",))
+        Conversation.objects.select_for_update(of=("self",), skip_locked=skip_locked)
         .select_related("customer", "channel", "assignee")
         .only(*_LOCKED_COLUMNS)
     )
@@ -92,7 +103,7 @@ def _publish_event(conversation: Conversation, event: ConversationEvent) -> None
 def _record_event(conversation: Conversation, *, kind: str, actor: User | None, data: dict) -> ConversationEvent:
     """Append an event to a locked conversation's history, save it, and publish on commit.
 
-    Whether the buyer is told is decided by the kind (``events.BUYER_EVENT_KINDS``).
+    Whether the buyer is told, and what, is decided by the kind (``events.BUYER_EVENT_DATA``).
     """
     event = ConversationEvent.objects.create(
         conversation=conversation,
@@ -134,7 +145,7 @@ def _open_locked(*, channel: Channel, customer: Customer) -> Conversation:
     """The buyer's unresolved conversation on this channel, locked, or a new one.
 
     A buyer's latest conversation resolved less than ``CONTINUE_AFTER_RESOLVE`` ago is
-    reopened instead (a status event with ``reason: buyer_returned``). Otherwise a new one
+    reopened instead (a status event with ``reason: REOPEN_BUYER_RETURNED``). Otherwise a new one
     follows up that latest conversation, if any: ``previous`` links the two. Locks the
     customer row first, so two first messages of one buyer open one conversation. Callers
     must be inside a transaction.
@@ -157,7 +168,7 @@ def _open_locked(*, channel: Channel, customer: Customer) -> Conversation:
         if conversation.status != Conversation.Status.RESOLVED:  # a send of another tab continued it meanwhile
             return conversation
         if _continues(conversation):
-            _status_locked(conversation, status=Conversation.Status.OPEN, actor=None, reason="buyer_returned")
+            _change_status(conversation, status=Conversation.Status.OPEN, actor=None, reason=REOPEN_BUYER_RETURNED)
             return conversation
     conversation = Conversation.objects.create(
         shop_id=channel.shop_id, customer=customer, channel=channel, previous_id=latest, last_message_at=timezone.now()
@@ -298,6 +309,7 @@ def _append_message(
         message._prefetched_objects_cache = {"attachments": _no_attachments()}
 
     changed = ["last_seq"]
+    woken = False
     if not is_private:
         conversation.last_message_at = now
         conversation.last_message_preview = _preview(message, len(attachments))
@@ -310,6 +322,12 @@ def _append_message(
                 conversation.status = Conversation.Status.OPEN
                 conversation.resolved_at = None
                 changed += ["status", "resolved_at"]
+            elif conversation.status == Conversation.Status.SNOOZED:
+                # Woken at once: the buyer is waiting now. The event follows the message.
+                woken = True
+                conversation.status = Conversation.Status.OPEN
+                conversation.snoozed_until = None
+                changed += ["status", "snoozed_until"]
             customer = conversation.customer
             if customer.last_contact_at is None or (now - customer.last_contact_at).total_seconds() > LAST_CONTACT_RESOLUTION_SECONDS:
                 customer.last_contact_at = now
@@ -329,6 +347,13 @@ def _append_message(
         buyer=_buyer_group(conversation),
         buyer_payload=buyer_payload,
     )
+    if woken:
+        _record_event(
+            conversation,
+            kind=ConversationEvent.Kind.STATUS,
+            actor=None,
+            data={"from": Conversation.Status.SNOOZED, "to": Conversation.Status.OPEN, "reason": WAKE_BUYER_MESSAGE},
+        )
     if delivers_to_platform:
         from .tasks import deliver_message
 
@@ -442,7 +467,7 @@ def buyer_message_send(
             # Continued right here, without the buyer's lock: taking it while holding this
             # conversation's would invert _open_locked's order (buyer, then conversation).
             if _continues(conversation) and not _followed(conversation):
-                _status_locked(conversation, status=Conversation.Status.OPEN, actor=None, reason="buyer_returned")
+                _change_status(conversation, status=Conversation.Status.OPEN, actor=None, reason=REOPEN_BUYER_RETURNED)
             else:
                 conversation = None
     if conversation is None:
@@ -516,27 +541,38 @@ def conversation_assign(
     return conversation
 
 
-@transaction.atomic
-def conversation_set_status(*, conversation: Conversation, status: str, actor: User | None) -> Conversation:
-    """Move the conversation to ``status``; resolving stamps ``resolved_at``."""
-    if status not in Conversation.Status.values:
-        raise ValidationError(_("Unknown status: %(status)s.") % {"status": status})
-    conversation = _lock(conversation)
-    if conversation.status == status:
-        return conversation
-    _status_locked(conversation, status=status, actor=actor)
-    return conversation
+def _change_status(
+    conversation: Conversation, *, status: str, actor: User | None, until: datetime | None = None, reason: str = ""
+) -> None:
+    """Move a locked conversation to ``status`` and record it.
 
-
-def _status_locked(conversation: Conversation, *, status: str, actor: User | None, reason: str = "") -> None:
-    """Move a locked conversation to ``status`` and record it; ``reason`` says why when no
-    person did (``buyer_returned``)."""
+    Resolving stamps ``resolved_at``; ``until`` is a snooze's wake-up time (``data.until``), any
+    other status clears it. ``reason`` says why it changed with no one acting (``data.reason``).
+    """
     data = {"from": conversation.status, "to": status}
+    if until is not None:
+        data["until"] = list_rows.iso_datetime(until)
     if reason:
         data["reason"] = reason
     conversation.status = status
     conversation.resolved_at = timezone.now() if status == Conversation.Status.RESOLVED else None
+    conversation.snoozed_until = until
     _record_event(conversation, kind=ConversationEvent.Kind.STATUS, actor=actor, data=data)
+
+
+@transaction.atomic
+def conversation_set_status(*, conversation: Conversation, status: str, actor: User | None) -> Conversation:
+    """Move the conversation to open or resolved; resolving stamps ``resolved_at``, and either
+    ends a snooze. Snoozing needs its time: :func:`conversation_snooze`."""
+    if status not in Conversation.Status.values:
+        raise ValidationError(_("Unknown status: %(status)s.") % {"status": status})
+    if status == Conversation.Status.SNOOZED:
+        raise ValidationError(_("Snoozing needs a time to open the conversation again."))
+    conversation = _lock(conversation)
+    if conversation.status == status:
+        return conversation
+    _change_status(conversation, status=status, actor=actor)
+    return conversation
 
 
 def conversation_resolve(*, conversation: Conversation, actor: User | None) -> Conversation:
@@ -545,6 +581,49 @@ def conversation_resolve(*, conversation: Conversation, actor: User | None) -> C
 
 def conversation_reopen(*, conversation: Conversation, actor: User | None) -> Conversation:
     return conversation_set_status(conversation=conversation, status=Conversation.Status.OPEN, actor=actor)
+
+
+@transaction.atomic
+def conversation_snooze(*, conversation: Conversation, until: datetime, actor: User | None) -> Conversation:
+    """Set the conversation aside until ``until`` (an aware datetime): it opens again then
+    (:func:`conversation_wake_due`) or at the buyer's next message, whichever comes first.
+
+    Snoozing a snoozed one moves its time; a resolved one is refused (reopen it first).
+    """
+    if timezone.is_naive(until):
+        raise ValueError("until must be an aware datetime")
+    now = timezone.now()
+    if until <= now:
+        raise ValidationError(_("Choose a snooze time in the future."))
+    if until > now + timedelta(days=MAX_SNOOZE_DAYS):
+        raise ValidationError(_("Snooze for at most %(days)d days.") % {"days": MAX_SNOOZE_DAYS})
+    conversation = _lock(conversation)
+    if conversation.status == Conversation.Status.RESOLVED:
+        raise ValidationError(_("This conversation is resolved; reopen it before snoozing it."))
+    if conversation.status == Conversation.Status.SNOOZED and conversation.snoozed_until == until:
+        return conversation
+    _change_status(conversation, status=Conversation.Status.SNOOZED, actor=actor, until=until)
+    return conversation
+
+
+@transaction.atomic
+def conversation_wake_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Open again the snoozed conversations whose time has come; returns their ids.
+
+    Each is claimed under its row lock, which concurrent sweeps skip: none is woken twice,
+    and a run after this one finds nothing due. A buyer's message waking one meanwhile waits
+    for the lock and then finds it open. Each gets a status event (no actor, ``reason``
+    "snooze_ended"), published after commit.
+    """
+    now = now or timezone.now()
+    due = list(
+        _locking(skip_locked=True)
+        .filter(status=Conversation.Status.SNOOZED, snoozed_until__lte=now)
+        .order_by("snoozed_until")[:limit]
+    )
+    for conversation in due:
+        _change_status(conversation, status=Conversation.Status.OPEN, actor=None, reason=WAKE_SNOOZE_ENDED)
+    return [conversation.pk for conversation in due]
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ POST the same message twice, so the body carries a stable ``id`` (``dxe:message:
 the adapter to deduplicate on. Outcomes are recorded through
 :func:`inbox.services.message_delivery_update`, which never leaves "sent" once reached.
 A pending delivery whose task was lost is queued again by ``requeue_overdue_deliveries``.
+``wake_snoozed`` opens again the snoozed conversations whose time has come.
 """
 import json
 import random
@@ -25,7 +26,7 @@ from dianxiaoer import safe_http
 from . import events
 from .attachment_links import attachment_link
 from .models import Message
-from .services import delivery_requeue_overdue, message_delivery_update
+from .services import conversation_wake_due, delivery_requeue_overdue, message_delivery_update
 from .webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 DELIVERY_TIMEOUT_SECONDS = 10
@@ -207,3 +208,12 @@ def _fail(message_id: int, error: DeliveryError) -> None:
 def requeue_overdue_deliveries() -> int:
     """Beat, every minute: queue again the deliveries whose task was lost; returns how many."""
     return len(delivery_requeue_overdue())
+
+
+@shared_task(acks_late=True)
+def wake_snoozed() -> int:
+    """Beat, every 15 s: open again the snoozed conversations now due; returns how many.
+
+    Idempotent: a woken one is open, so a redelivered or overlapping run finds nothing more.
+    """
+    return len(conversation_wake_due())

@@ -1,7 +1,7 @@
 """The inbox REST API: conversations, messages, notes, events, assignment, status, channels."""
 import base64
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -103,6 +103,9 @@ def test_list_filters(api, agent, shop, web_channel):
     assert ids(f"q={mine.customer.nickname}") == [mine.pk]
     assert ids(f"shop={shop.pk}") == ids("")
     assert ids("view=unassigned&status=open") == [unassigned.pk, on_other_channel.pk]
+    services.conversation_snooze(conversation=unassigned, until=now + timedelta(hours=1), actor=agent)
+    assert ids("status=snoozed") == [unassigned.pk]
+    assert ids("status=open") == [mine.pk, on_other_channel.pk]
 
 
 def test_list_filter_by_foreign_shop_is_empty(api, conversation, other_shop):
@@ -117,6 +120,7 @@ def test_list_filter_by_foreign_shop_is_empty(api, conversation, other_shop):
     [
         ("view=everything", "view"),
         ("status=closed", "status"),
+        ("status=pending", "status"),  # gone: there is no bot to wait for
         ("channel=abc", "channel"),
         ("channel=0", "channel"),
         ("shop=x", "shop"),
@@ -533,6 +537,67 @@ def test_resolve_and_reopen(api, conversation):
     assert_error(api.post(url(conversation, "resolve/"), {"status": "open"}, format="json"), 400, field="status")
 
 
+def in_hours(hours: float) -> str:
+    return (timezone.now() + timedelta(hours=hours)).isoformat()
+
+
+def test_snooze_answers_the_conversation_and_reopen_ends_it(api, conversation, agent):
+    until = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
+    response = api.post(url(conversation, "snooze/"), {"until": until.isoformat()}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["id"], body["status"]) == (conversation.pk, "snoozed")
+    assert datetime.fromisoformat(body["snoozed_until"]) == until
+    [event] = ConversationEvent.objects.filter(conversation=conversation, kind="status")
+    assert (event.actor, event.data["to"], datetime.fromisoformat(event.data["until"])) == (agent, "snoozed", until)
+    assert api.get(url(conversation)).json()["snoozed_until"] == body["snoozed_until"]
+
+    reopened = api.post(url(conversation, "reopen/")).json()
+    assert (reopened["status"], reopened["snoozed_until"]) == ("open", None)
+
+
+def test_snooze_takes_a_time_without_offset_in_the_servers_time_zone(api, conversation):
+    until = (timezone.localtime() + timedelta(hours=1)).replace(microsecond=0)
+    response = api.post(url(conversation, "snooze/"), {"until": until.replace(tzinfo=None).isoformat()}, format="json")
+    assert response.status_code == 200, response.content
+    assert datetime.fromisoformat(response.json()["snoozed_until"]) == until
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({}, "required"),
+        ({"until": None}, "null"),
+        ({"until": "tomorrow morning"}, "format"),
+        ({"until": 1764032400}, "format"),
+        ({"until": in_hours(1), "note": "x"}, "Unknown field"),
+    ],
+)
+def test_snooze_bad_shapes_are_400(api, conversation, data, message):
+    error = assert_error(api.post(url(conversation, "snooze/"), data, format="json", HTTP_ACCEPT_LANGUAGE="en"), 400)
+    assert message in error["message"]
+    conversation.refresh_from_db()
+    assert conversation.status == "open"
+
+
+@pytest.mark.parametrize(
+    "hours, message",
+    [(-1, "in the future"), (24 * services.MAX_SNOOZE_DAYS + 1, "at most 30 days")],
+)
+def test_snooze_to_the_past_or_too_far_is_400_with_its_reason(api, conversation, hours, message):
+    response = api.post(url(conversation, "snooze/"), {"until": in_hours(hours)}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert message in assert_error(response, 400)["message"]
+    assert not ConversationEvent.objects.exists()
+
+
+def test_snoozing_a_resolved_conversation_is_400(api, conversation, agent):
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    response = api.post(url(conversation, "snooze/"), {"until": in_hours(1)}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert "reopen it" in assert_error(response, 400)["message"]
+    conversation.refresh_from_db()
+    assert conversation.status == "resolved"
+
+
 def test_read_moves_forward_only(api, conversation):
     for i in range(3):
         services.message_send(conversation=conversation, sender_kind="buyer", text=f"q{i}")
@@ -564,6 +629,7 @@ def test_foreign_conversation_reads_are_404(client_for, outsider, conversation, 
         ("assign/", {"assignee_id": None}),
         ("resolve/", {}),
         ("reopen/", {}),
+        ("snooze/", {"until": in_hours(24)}),
         ("read/", {"seq": 1}),
         ("messages/", {"bogus": 1}),  # access is checked before the body
     ],

@@ -609,7 +609,7 @@ async def test_a_buyer_page_opened_after_a_resolve_shows_that_chat_and_offers_th
     # Writing again now continues the conversation shown.
     ack = await buyer_send(buyer_ws, "back", "忘了问运费")
     assert ack["message"]["conversation_id"] == follow_up.conversation_id
-    assert (await receive_type(buyer_ws, "event"))["event"]["data"] == {"from": "resolved", "to": "open", "reason": "buyer_returned"}
+    assert (await receive_type(buyer_ws, "event"))["event"]["data"] == {"from": "resolved", "to": "open"}
     await close_all(buyer_ws)
 
 

@@ -1,7 +1,11 @@
 """Event payloads: the REST API's shapes, built fast, and the buyer's reduced forms."""
 import json
+from datetime import timedelta
+
+from django.utils import timezone
 
 from inbox import events, services
+from inbox.list_rows import iso_datetime
 from inbox.models import ConversationEvent, Message
 from inbox.selectors import conversation_queryset
 from inbox.serializers import ConversationSerializer, MessageSerializer
@@ -51,3 +55,29 @@ def test_conversation_events_name_their_actor_to_agents_only(conversation, agent
     agent_form, buyer_form = events.conversation_event(resolved, conversation=snapshot)
     assert agent_form["actor"] is None
     assert "actor" not in buyer_form
+
+
+def test_a_snooze_shows_its_time_to_agents_and_only_the_status_to_the_buyer(conversation, agent):
+    until = timezone.now() + timedelta(hours=1)
+    services.conversation_snooze(conversation=conversation, until=until, actor=agent)
+    services.message_send(conversation=conversation, sender_kind="buyer", text="在吗")
+    services.conversation_mark_read(conversation=conversation, side="buyer", up_to_seq=3, actor=None)
+    loaded = conversation_queryset().get(pk=conversation.pk)
+    snapshot = events.conversation_data(loaded)
+    snoozed, woken, read = ConversationEvent.objects.filter(conversation=conversation).order_by("seq")
+    forms = [events.conversation_event(event, conversation=snapshot) for event in (snoozed, woken, read)]
+    assert [agent_form["data"] for agent_form, _ in forms] == [snoozed.data, woken.data, read.data]
+    assert set(snoozed.data) == {"from", "to", "until"} and set(woken.data) == {"from", "to", "reason"}
+    assert [buyer_form["data"] for _, buyer_form in forms] == [
+        {"from": "open", "to": "snoozed"},
+        {"from": "snoozed", "to": "open"},
+        {"side": "buyer", "up_to_seq": 3},
+    ]
+
+
+def test_a_snoozed_conversation_reads_as_the_api_shows_it(conversation, agent):
+    services.conversation_snooze(conversation=conversation, until=timezone.now() + timedelta(hours=1), actor=agent)
+    loaded = conversation_queryset().get(pk=conversation.pk)
+    data = events.conversation_data(loaded)
+    assert data == ConversationSerializer(loaded).data
+    assert (data["status"], data["snoozed_until"]) == ("snoozed", iso_datetime(loaded.snoozed_until))

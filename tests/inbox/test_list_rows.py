@@ -24,8 +24,10 @@ def test_rows_equal_serializer_output(shop, web_channel, agent):
     services.conversation_assign(conversation=tagged, assignee=agent, actor=agent)
     plain = ConversationFactory(shop=shop, channel=web_channel)
     services.conversation_resolve(conversation=plain, actor=agent)
+    snoozed = ConversationFactory(shop=shop, channel=web_channel)
+    services.conversation_snooze(conversation=snoozed, until=timezone.now() + timedelta(hours=1), actor=agent)
 
-    conversations = Conversation.objects.filter(pk__in=[tagged.pk, plain.pk]).order_by("id")
+    conversations = Conversation.objects.filter(pk__in=[tagged.pk, plain.pk, snoozed.pk]).order_by("id")
     rows = conversation_rows(list(conversation_values(conversations)))
     expected = ConversationSerializer(conversations.select_related("customer", "channel", "assignee"), many=True).data
 

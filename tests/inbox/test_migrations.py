@@ -1,7 +1,11 @@
 import importlib
 
+from datetime import timedelta
+
 import pytest
 from django.apps import apps
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from inbox.models import Channel, Conversation, Message
 
@@ -9,6 +13,7 @@ from ..factories import ChannelFactory, ConversationFactory, MembershipFactory
 
 conversation_previous = importlib.import_module("inbox.migrations.0006_conversation_previous")
 delivery_error_code = importlib.import_module("inbox.migrations.0007_message_delivery_error_code")
+conversation_snooze = importlib.import_module("inbox.migrations.0008_conversation_snooze")
 
 
 def test_existing_follow_ups_are_linked_to_the_conversation_before_them(shop, web_channel, conversation):
@@ -82,3 +87,23 @@ def test_old_rows_get_codes_and_rows_without_an_error_stay_blank(shop):
         "something odd": ("other", "something odd"),
         "": ("", ""),
     }
+
+
+def test_pending_conversations_are_open_again(shop):
+    """Nothing set "pending" (it meant nothing without a bot); a snoozed one from before the
+    migration, which the model now refuses without a time, is reopened by the same update."""
+    pending = ConversationFactory(shop=shop, status="pending")
+    resolved = ConversationFactory(shop=shop, status="resolved")
+    open_ = ConversationFactory(shop=shop)
+    conversation_snooze.open_pending_and_snoozed(apps, None)
+    statuses = dict(Conversation.objects.values_list("pk", "status"))
+    assert statuses == {pending.pk: "open", resolved.pk: "resolved", open_.pk: "open"}
+
+
+@pytest.mark.parametrize(
+    "status, until",
+    [("snoozed", None), ("open", timezone.now() + timedelta(hours=1)), ("resolved", timezone.now())],
+)
+def test_only_a_snoozed_conversation_has_a_time_to_wake_and_it_always_has_one(shop, status, until):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ConversationFactory(shop=shop, status=status, snoozed_until=until)

@@ -37,7 +37,9 @@ def test_list_filters(agent, supervisor, shop, web_channel):
     tag = TagFactory(shop=shop, name="投诉")
     mine = ConversationFactory(shop=shop, channel=web_channel, assignee=agent)
     theirs = ConversationFactory(shop=shop, channel=web_channel, assignee=supervisor)
-    nobody = ConversationFactory(shop=shop, channel=web_channel, status="pending")
+    nobody = ConversationFactory(
+        shop=shop, channel=web_channel, status="snoozed", snoozed_until=timezone.now() + timedelta(hours=1)
+    )
     other_channel = ChannelFactory(shop=shop)
     elsewhere = ConversationFactory(shop=shop, channel=other_channel)
     nobody.customer.tags.add(tag)
@@ -50,7 +52,8 @@ def test_list_filters(agent, supervisor, shop, web_channel):
     assert ids(view="mine") == {mine.pk}
     assert ids(view="unassigned") == {nobody.pk, elsewhere.pk}
     assert ids(view="all") == {mine.pk, theirs.pk, nobody.pk, elsewhere.pk}
-    assert ids(status="pending") == {nobody.pk}
+    assert ids(status="snoozed") == {nobody.pk}
+    assert ids(status="open") == {mine.pk, theirs.pk, elsewhere.pk}
     assert ids(channel_id=other_channel.pk) == {elsewhere.pk}
     assert ids(tag="投诉") == {nobody.pk}
     assert ids(q="SPECIAL") == {mine.pk}

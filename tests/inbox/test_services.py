@@ -1,13 +1,14 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from inbox import realtime, services
+from inbox.list_rows import iso_datetime
 from inbox.models import Conversation, ConversationEvent, Message
 
-from ..factories import ChannelFactory, CustomerFactory, MembershipFactory, UserFactory
+from ..factories import ChannelFactory, ConversationFactory, CustomerFactory, MembershipFactory, UserFactory
 
 
 @pytest.fixture
@@ -374,3 +375,194 @@ def test_a_member_of_another_shop_cannot_retry(failed_reply, outsider, queued):
         services.message_delivery_retry(message=message, actor=outsider)
     assert Message.objects.get(pk=message.pk).delivery_state == Message.Delivery.FAILED
     assert queued == []
+
+
+# --- Snoozing ----------------------------------------------------------------------------------
+
+
+def later(**delta) -> datetime:
+    return (timezone.now() + timedelta(**delta)).replace(microsecond=0)
+
+
+def status_events(conversation) -> list[tuple]:
+    return list(
+        ConversationEvent.objects.filter(conversation=conversation, kind="status")
+        .order_by("seq")
+        .values_list("seq", "actor_id", "data")
+    )
+
+
+def test_snooze_sets_the_time_records_it_and_tells_agents_after_commit(conversation, agent, captured, published):
+    until = later(hours=2)
+    with captured(execute=False) as callbacks:
+        services.conversation_snooze(conversation=conversation, until=until, actor=agent)
+    assert published == []
+    for callback in callbacks:
+        callback()
+
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.snoozed_until, conversation.resolved_at) == ("snoozed", until, None)
+    [(seq, actor_id, data)] = status_events(conversation)
+    assert (seq, actor_id) == (conversation.last_seq, agent.pk)
+    assert data == {"from": "open", "to": "snoozed", "until": iso_datetime(until)}
+    assert datetime.fromisoformat(data["until"]) == until
+    payloads = dict(published)
+    agent_payload = payloads[f"shop-{conversation.shop_id}-agents"]
+    assert agent_payload["data"] == data
+    assert (agent_payload["conversation"]["status"], agent_payload["conversation"]["snoozed_until"]) == (
+        "snoozed",
+        iso_datetime(until),
+    )
+    # The buyer's page is told the status only: when the shop means to come back is its own.
+    buyer_payload = payloads[realtime.buyer_group(conversation.channel_id, conversation.customer.platform_buyer_id)]
+    assert buyer_payload["data"] == {"from": "open", "to": "snoozed"}
+
+
+def test_snoozing_again_moves_the_time_and_the_same_time_changes_nothing(conversation, agent):
+    first, second = later(hours=1), later(days=1)
+    services.conversation_snooze(conversation=conversation, until=first, actor=agent)
+    services.conversation_snooze(conversation=conversation, until=second, actor=agent)
+    services.conversation_snooze(conversation=conversation, until=second, actor=agent)
+    conversation.refresh_from_db()
+    assert conversation.snoozed_until == second
+    assert [data for _, _, data in status_events(conversation)] == [
+        {"from": "open", "to": "snoozed", "until": iso_datetime(first)},
+        {"from": "snoozed", "to": "snoozed", "until": iso_datetime(second)},
+    ]
+
+
+@pytest.mark.parametrize(
+    "delta, message",
+    [
+        (timedelta(minutes=-1), "in the future"),
+        (timedelta(0), "in the future"),
+        (timedelta(days=services.MAX_SNOOZE_DAYS, minutes=1), "at most 30 days"),
+    ],
+)
+def test_snooze_refuses_a_past_or_far_time_and_changes_nothing(conversation, agent, delta, message):
+    with translation.override("en"), pytest.raises(ValidationError, match=message):
+        services.conversation_snooze(conversation=conversation, until=timezone.now() + delta, actor=agent)
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.snoozed_until, conversation.last_seq) == ("open", None, 0)
+
+
+def test_snooze_takes_up_to_the_longest_time(conversation, agent):
+    until = later(days=services.MAX_SNOOZE_DAYS, minutes=-1)
+    assert services.conversation_snooze(conversation=conversation, until=until, actor=agent).snoozed_until == until
+
+
+def test_a_resolved_conversation_is_not_snoozed(conversation, agent):
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    with translation.override("en"), pytest.raises(ValidationError, match="reopen it before snoozing"):
+        services.conversation_snooze(conversation=conversation, until=later(hours=1), actor=agent)
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.snoozed_until) == ("resolved", None)
+    assert len(status_events(conversation)) == 1
+
+
+def test_snoozing_needs_its_time_so_set_status_refuses_it(conversation, agent):
+    with pytest.raises(ValidationError):
+        services.conversation_set_status(conversation=conversation, status="snoozed", actor=agent)
+    with pytest.raises(ValidationError):
+        services.conversation_set_status(conversation=conversation, status="pending", actor=agent)
+    assert status_events(conversation) == []
+
+
+def test_reopening_or_resolving_ends_a_snooze(conversation, agent):
+    services.conversation_snooze(conversation=conversation, until=later(hours=1), actor=agent)
+    reopened = services.conversation_reopen(conversation=conversation, actor=agent)
+    assert (reopened.status, reopened.snoozed_until) == ("open", None)
+    services.conversation_snooze(conversation=conversation, until=later(hours=1), actor=agent)
+    resolved = services.conversation_resolve(conversation=conversation, actor=agent)
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.snoozed_until) == ("resolved", None)
+    assert conversation.resolved_at == resolved.resolved_at is not None
+    assert [data for _, _, data in status_events(conversation)][1::2] == [
+        {"from": "snoozed", "to": "open"},
+        {"from": "snoozed", "to": "resolved"},
+    ]
+
+
+def test_a_buyer_message_wakes_a_snoozed_conversation_with_one_event_after_it(conversation, agent, captured, published):
+    services.conversation_snooze(conversation=conversation, until=later(hours=3), actor=agent)
+    send = {"channel": conversation.channel, "customer": conversation.customer, "conversation_id": conversation.pk}
+    published.clear()
+    with captured(execute=True):
+        message, _ = services.buyer_message_send(**send, text="怎么还没发货")
+    services.buyer_message_send(**send, text="在吗")
+
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.snoozed_until) == ("open", None)
+    assert message.conversation_id == conversation.pk
+    [_, (seq, actor_id, data)] = status_events(conversation)
+    assert (seq, actor_id) == (message.seq + 1, None)
+    assert data == {"from": "snoozed", "to": "open", "reason": "buyer_message"}
+    agents = [payload for group, payload in published if group == f"shop-{conversation.shop_id}-agents"]
+    assert [(p["kind"], p["seq"], p["conversation"]["status"]) for p in agents] == [
+        ("message.created", message.seq, "open"),
+        ("conversation.status", message.seq + 1, "open"),
+    ]
+    assert agents[1]["conversation"]["snoozed_until"] is None
+
+
+def test_only_the_buyer_wakes_it_not_a_reply_a_note_or_a_retried_message(conversation, agent):
+    until = later(hours=3)
+    services.message_send(conversation=conversation, sender_kind="buyer", text="在吗", client_msg_id="b1")
+    services.conversation_snooze(conversation=conversation, until=until, actor=agent)
+    services.message_send(conversation=conversation, sender_kind="agent", author=agent, text="明天给您答复")
+    services.note_add(conversation=conversation, author=agent, text="等仓库回复")
+    services.message_send(conversation=conversation, sender_kind="buyer", text="在吗", client_msg_id="b1")
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.snoozed_until) == ("snoozed", until)
+    assert len(status_events(conversation)) == 1
+
+
+def test_a_platform_buyer_message_wakes_the_snoozed_conversation_it_joins(platform_conversation, agent):
+    conversation = platform_conversation
+    services.conversation_snooze(conversation=conversation, until=later(hours=3), actor=agent)
+    message, _ = services.buyer_message_receive(
+        channel=conversation.channel, platform_buyer_id=conversation.customer.platform_buyer_id, text="退款呢"
+    )
+    assert message.conversation_id == conversation.pk
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.snoozed_until) == ("open", None)
+    assert status_events(conversation)[-1][2] == {"from": "snoozed", "to": "open", "reason": "buyer_message"}
+
+
+def test_the_wake_sweep_opens_the_due_ones_once(conversation, agent, shop, web_channel, captured, published):
+    due = ConversationFactory(shop=shop, channel=web_channel)
+    not_yet = ConversationFactory(shop=shop, channel=web_channel)
+    not_yet_until = later(minutes=30)
+    services.conversation_snooze(conversation=due, until=later(minutes=5), actor=agent)
+    services.conversation_snooze(conversation=not_yet, until=not_yet_until, actor=agent)
+    published.clear()
+
+    with captured(execute=False) as callbacks:
+        assert services.conversation_wake_due(now=timezone.now() + timedelta(minutes=10)) == [due.pk]
+    assert published == []
+    for callback in callbacks:
+        callback()
+    assert services.conversation_wake_due(now=timezone.now() + timedelta(minutes=10)) == []
+
+    due.refresh_from_db()
+    not_yet.refresh_from_db()
+    assert (due.status, due.snoozed_until) == ("open", None)
+    assert (not_yet.status, not_yet.snoozed_until) == ("snoozed", not_yet_until)
+    [_, (seq, actor_id, data)] = status_events(due)
+    assert (seq, actor_id, data) == (due.last_seq, None, {"from": "snoozed", "to": "open", "reason": "snooze_ended"})
+    agents = [payload for group, payload in published if group == f"shop-{shop.pk}-agents"]
+    assert [(p["kind"], p["conversation_id"], p["conversation"]["status"]) for p in agents] == [
+        ("conversation.status", due.pk, "open")
+    ]
+    assert conversation.status == "open"  # an open one is no business of the sweep
+
+
+def test_the_wake_sweep_takes_the_longest_due_first_and_at_most_its_limit(agent, shop, web_channel):
+    snoozed = []
+    for minutes in (3, 1, 2):
+        one = ConversationFactory(shop=shop, channel=web_channel)
+        services.conversation_snooze(conversation=one, until=later(minutes=minutes), actor=agent)
+        snoozed.append(one.pk)
+    soon = timezone.now() + timedelta(minutes=5)
+    assert services.conversation_wake_due(now=soon, limit=2) == [snoozed[1], snoozed[2]]
+    assert services.conversation_wake_due(now=soon, limit=2) == [snoozed[0]]

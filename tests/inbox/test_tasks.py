@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from inbox import services, tasks
-from inbox.models import Channel, Message
+from inbox.models import Channel, Conversation, ConversationEvent, Message
 from inbox.webhook import sign
 
 from ..factories import ConversationFactory, MembershipFactory, png_upload
@@ -486,3 +486,33 @@ def test_beat_runs_the_sweep_every_minute(settings):
     [entry] = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == name]
     assert entry["schedule"] == 60.0
     assert name in app.tasks  # registered under the name beat sends
+
+
+# --- Waking snoozed conversations ----------------------------------------------------------------
+
+
+def test_wake_snoozed_opens_the_due_conversations_once(shop, agent_author, django_capture_on_commit_callbacks):
+    due, not_yet = ConversationFactory(shop=shop), ConversationFactory(shop=shop)
+    for conversation in (due, not_yet):
+        services.conversation_snooze(
+            conversation=conversation, until=timezone.now() + timedelta(hours=1), actor=agent_author
+        )
+    Conversation.objects.filter(pk=due.pk).update(snoozed_until=timezone.now() - timedelta(seconds=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.wake_snoozed.delay().get() == 1
+        assert tasks.wake_snoozed.delay().get() == 0  # a redelivered or overlapping run changes nothing
+
+    statuses = dict(Conversation.objects.filter(pk__in=[due.pk, not_yet.pk]).values_list("pk", "status"))
+    assert statuses == {due.pk: "open", not_yet.pk: "snoozed"}
+    assert ConversationEvent.objects.filter(conversation=due, data__reason="snooze_ended").count() == 1
+
+
+def test_beat_wakes_snoozed_conversations_every_15_seconds(settings):
+    from dianxiaoer.celery import app
+
+    name = tasks.wake_snoozed.name
+    [entry] = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == name]
+    assert entry["schedule"] == 15.0
+    assert name in app.tasks
+    assert tasks.wake_snoozed.acks_late

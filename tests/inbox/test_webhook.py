@@ -2,14 +2,16 @@
 import json
 import time
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from customers.models import Customer
-from inbox import inbound_services, webhook
+from inbox import inbound_services, services, webhook
 from inbox.models import Channel, Conversation, ConversationEvent, InboundEvent, Message
 from inbox.webhook import sign
 from orders.models import Order
@@ -154,6 +156,18 @@ def test_next_message_of_same_buyer_joins_the_conversation(client, platform_chan
     assert first["conversation_id"] == second["conversation_id"]
     texts = list(Message.objects.filter(conversation_id=first["conversation_id"]).values_list("text", "sender_kind"))
     assert texts == [("在吗", "buyer"), ("还有L码吗", "buyer")]
+
+
+def test_a_message_to_a_snoozed_conversation_opens_it_again(client, platform_channel, agent):
+    first = post(client, platform_channel, message_event("evt-1", text="在吗")).json()
+    conversation = Conversation.objects.get(pk=first["conversation_id"])
+    services.conversation_snooze(conversation=conversation, until=timezone.now() + timedelta(days=1), actor=agent)
+    second = post(client, platform_channel, message_event("evt-2", text="到底什么时候发货")).json()
+    assert second["conversation_id"] == conversation.pk
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.snoozed_until) == ("open", None)
+    woken = ConversationEvent.objects.filter(conversation=conversation, kind="status").order_by("seq").last()
+    assert (woken.actor, woken.data) == (None, {"from": "snoozed", "to": "open", "reason": "buyer_message"})
 
 
 def test_duplicate_event_id_creates_one_message(client, platform_channel):

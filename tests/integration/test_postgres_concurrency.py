@@ -191,3 +191,85 @@ def test_concurrent_sweeps_queue_each_overdue_delivery_once(monkeypatch):
     claimed = [pk for batch in swept for pk in batch]
     assert sorted(claimed) == sorted(ids)
     assert sorted(queued) == sorted(ids)
+
+
+def snoozed_and_due(shop, channel, agent, count: int) -> list[Conversation]:
+    """``count`` conversations of ``shop`` snoozed by ``agent`` and due now."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    conversations = [services.conversation_open(channel=channel, customer=CustomerFactory(shop=shop)) for _ in range(count)]
+    for conversation in conversations:
+        services.conversation_snooze(conversation=conversation, until=timezone.now() + timedelta(hours=1), actor=agent)
+    Conversation.objects.filter(pk__in=[c.pk for c in conversations]).update(snoozed_until=timezone.now())
+    return conversations
+
+
+def wake_events(conversation: Conversation) -> list[str]:
+    """The reasons of the conversation's status events that opened it."""
+    return [
+        data.get("reason")
+        for data in ConversationEvent.objects.filter(conversation=conversation, kind="status", data__to="open").values_list(
+            "data", flat=True
+        )
+    ]
+
+
+def test_concurrent_wake_sweeps_and_buyer_messages_open_each_snoozed_conversation_once(setup):
+    """Sweeps skip each other's rows; a buyer's message waits for a sweep's lock, then finds the
+    conversation open (or wakes it first, and the sweeps no longer find it due)."""
+    conversation, agent = setup
+    due = snoozed_and_due(conversation.shop, conversation.channel, agent, 24)
+
+    def sweep():
+        return services.conversation_wake_due(limit=5)
+
+    def buyer(targets):
+        def work():
+            for target in targets:
+                services.buyer_message_send(
+                    channel=target.channel, customer=target.customer, text="在吗", conversation_id=target.pk
+                )
+
+        return work
+
+    results = run_concurrently([sweep] * 4 + [buyer(due[i::4]) for i in range(4)])
+
+    swept = [pk for batch in results[:4] for pk in batch]
+    assert len(swept) == len(set(swept))
+    for target in due:
+        target.refresh_from_db()
+        assert (target.status, target.snoozed_until) == ("open", None)
+        reasons = wake_events(target)
+        assert len(reasons) == 1 and reasons[0] in ("buyer_message", "snooze_ended")
+        assert (reasons[0] == "snooze_ended") == (target.pk in swept)
+        assert history_seqs(target) == list(range(1, target.last_seq + 1))
+
+
+def test_the_wake_sweep_skips_a_conversation_another_transaction_holds(setup):
+    """Held (a buyer's message being stored): the sweep goes on without it instead of waiting,
+    and wakes it on a later run."""
+    from django.db import transaction
+
+    conversation, agent = setup
+    [held] = snoozed_and_due(conversation.shop, conversation.channel, agent, 1)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic():
+            Conversation.objects.select_for_update().filter(pk=held.pk).values_list("pk", flat=True).get()
+            locked.set()
+            release.wait(timeout=10)
+
+    def sweep():
+        assert locked.wait(timeout=10)
+        try:
+            return services.conversation_wake_due()
+        finally:
+            release.set()
+
+    _, while_held = run_concurrently([hold, sweep])
+    assert while_held == []
+    assert services.conversation_wake_due() == [held.pk]
+    assert wake_events(held) == ["snooze_ended"]
