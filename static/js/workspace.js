@@ -1402,7 +1402,7 @@
 
   // --- New-chat alerts ------------------------------------------------------------------
 
-  const alerts = new window.DXE.Alerts(store);
+  const alerts = new window.DXE.Alerts(store, showAlertToggles);
   const pageStart = Date.parse(cfg.serverTime);
   const alertedNew = new Set(); // conversations already announced as new
   const newerThanPage = (iso) => Date.parse(iso) > pageStart;
@@ -1420,6 +1420,7 @@
       title: fmt(S.alertNewConversation, { name: buyerName(conv) }),
       body: conv.last_message_preview || "",
       tag: `dxe-conversation-${conv.id}`,
+      event: `new-${conv.id}`,
       onClick: () => selectConversation(conv.id),
     });
   }
@@ -1429,12 +1430,14 @@
   function alertIfMine(conv, message) {
     if (message.sender_kind !== "buyer" || !newerThanPage(message.created_at)) return;
     if (!conv || !conv.assignee || conv.assignee.id !== me.id) return;
+    const event = `message-${conv.id}-${message.seq}`;
     const looking = conv.id === state.activeId && document.visibilityState === "visible" && document.hasFocus();
-    if (looking) return;
+    if (looking) return alerts.seen(event);
     alerts.alert({
       title: buyerName(conv),
       body: message.text || S.image,
       tag: `dxe-conversation-${conv.id}`,
+      event,
       onClick: () => selectConversation(conv.id),
     });
   }
