@@ -2,8 +2,11 @@
 
 Chromium plays no sound and shows no notification here, so the page gets stand-ins first
 (``add_init_script``): an AudioContext that records the notes it starts, a Notification that
-records what it shows, and a document whose visibility the test sets.
+records what it shows, and a document whose visibility (and focus, which goes with it) the
+test sets. Tabs of one browser share one context: storage and Web Locks.
 """
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -43,13 +46,35 @@ STAND_INS = """
   window.__hidden = false;
   Object.defineProperty(Document.prototype, "visibilityState", { configurable: true, get: () => (window.__hidden ? "hidden" : "visible") });
   Object.defineProperty(Document.prototype, "hidden", { configurable: true, get: () => window.__hidden });
+  Document.prototype.hasFocus = () => !window.__hidden;
 })();
 """
 
+# A browser that keeps no storage for the page and has no Web Locks (an insecure origin).
+NO_STORAGE_NOR_LOCKS = """
+Object.defineProperty(window, "localStorage", { configurable: true, get() { throw new DOMException("blocked", "SecurityError"); } });
+Object.defineProperty(Navigator.prototype, "locks", { configurable: true, get: () => undefined });
+"""
 
-def alert_page(browser, agent: dict, *, permission: str = "default", answer: str = "granted"):
+# Long enough for every tab to have claimed an event, and past the one-chime-a-second gap.
+SETTLE_MS = 1100
+
+
+def alert_page(browser, agent: dict, *, permission: str = "default", answer: str = "granted", extra: str = ""):
     page = browser.page(session=agent["session"])
-    page.add_init_script(STAND_INS.replace("PERMISSION", permission).replace("ANSWER", answer))
+    return open_workspace(browser, page, permission=permission, answer=answer, extra=extra)
+
+
+def another_tab(browser, page, *, permission: str = "default"):
+    """A second workspace tab in the browser of ``page``."""
+    tab = page.context.new_page()
+    tab.set_default_timeout(10_000)
+    tab.on("pageerror", lambda exc: browser.errors.append(f"{tab.url}: {exc}"))
+    return open_workspace(browser, tab, permission=permission)
+
+
+def open_workspace(browser, page, *, permission: str, answer: str = "granted", extra: str = ""):
+    page.add_init_script(STAND_INS.replace("PERMISSION", permission).replace("ANSWER", answer) + extra)
     page.goto(browser.live.url("/inbox/"))
     page.wait_for_selector('#conn[data-state="open"]')
     return page
@@ -64,6 +89,15 @@ def chimes(page) -> int:
 def wait_chimes(page, n: int) -> None:
     page.wait_for_function(f"__alerts.tones.length >= {2 * n}")
     assert chimes(page) == n
+
+
+def wait_all_chimes(pages, n: int) -> None:
+    """Wait for ``n`` chimes across ``pages``, then give the others their chance: still ``n``."""
+    deadline = time.monotonic() + 10
+    while sum(chimes(page) for page in pages) < n and time.monotonic() < deadline:
+        pages[0].wait_for_timeout(50)
+    pages[0].wait_for_timeout(SETTLE_MS)
+    assert sum(chimes(page) for page in pages) == n, [chimes(page) for page in pages]
 
 
 def notes(page) -> list[dict]:
@@ -210,3 +244,66 @@ def test_alert_choices_persist_and_a_refusal_keeps_notifications_off(live, brows
     wait_chimes(page, 1)
     expect(page.locator("[data-testid=conversation]")).to_have_count(0)  # not on this list
     assert notes(page) == []
+
+
+def test_the_tabs_of_one_browser_alert_once_the_one_looked_at_first(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    mine = live.helper("buyer_message", slug=slug, buyer_id="tb-mine", nickname="老客", text="你好")["conversation_id"]
+    live.helper("assign", conversation_id=mine, agent_id=agent["id"])
+    first = alert_page(browser, agent, permission="granted")
+    first.locator("[data-testid=desktop-toggle]").click()  # also the gesture that lets it sound
+    second = another_tab(browser, first, permission="granted")
+    tabs = [first, second]
+    expect(second.locator("[data-testid=desktop-toggle]")).to_have_attribute("aria-pressed", "true")
+
+    # A choice made in one tab holds in the others, whichever says the next alert.
+    sound = second.locator("[data-testid=sound-toggle]")
+    sound.click()
+    expect(first.locator("[data-testid=sound-toggle]")).to_have_attribute("aria-pressed", "false")
+    sound.click()
+    expect(first.locator("[data-testid=sound-toggle]")).to_have_attribute("aria-pressed", "true")
+
+    # Both hidden: one of them chimes for a new conversation, and one notification shows.
+    for tab in tabs:
+        set_hidden(tab, True)
+    new = live.helper("buyer_message", slug=slug, buyer_id="tb-new", nickname="新买家", text="有货吗？")["conversation_id"]
+    for tab in tabs:
+        expect(row_of(tab, new)).to_be_visible()
+    wait_all_chimes(tabs, 1)
+    assert [note["tag"] for note in notes(first) + notes(second)] == [f"dxe-conversation-{new}"]
+
+    # The tab the agent looks at says it, on its own: no notification, it shows.
+    set_hidden(second, False)
+    before = [chimes(tab) for tab in tabs]
+    live.helper("buyer_message", slug=slug, buyer_id="tb-mine", text="在吗")
+    wait_all_chimes(tabs, 2)
+    assert [chimes(tab) for tab in tabs] == [before[0], before[1] + 1]
+    assert len(notes(first) + notes(second)) == 1
+
+    # A buyer the agent is looking at in one tab alerts in none.
+    row_of(second, mine).click()
+    live.helper("buyer_message", slug=slug, buyer_id="tb-mine", text="看到了吗")
+    expect(second.locator("#messages [data-testid=message-text]").last).to_have_text("看到了吗")
+    wait_all_chimes(tabs, 2)
+
+    # The tab that said the last alert closes: the one left says the next.
+    second.close()
+    before = chimes(first)
+    live.helper("buyer_message", slug=slug, buyer_id="tb-mine", text="人呢？")
+    wait_chimes(first, before + 1)
+    assert notes(first)[-1] == {"title": "老客", "body": "人呢？", "tag": f"dxe-conversation-{mine}"}
+
+
+def test_without_storage_or_web_locks_a_tab_still_alerts(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    page = alert_page(browser, agent, permission="granted", extra=NO_STORAGE_NOR_LOCKS)
+    assert page.evaluate("navigator.locks") is None
+    desktop = page.locator("[data-testid=desktop-toggle]")
+    desktop.click()  # kept for this page only
+    expect(desktop).to_have_attribute("aria-pressed", "true")
+    set_hidden(page, True)
+    new = live.helper("buyer_message", slug=slug, buyer_id="tb-new", nickname="新买家", text="有货吗？")["conversation_id"]
+    wait_chimes(page, 1)
+    assert [(note["title"], note["tag"]) for note in notes(page)] == [("新会话：新买家", f"dxe-conversation-{new}")]

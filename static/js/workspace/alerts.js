@@ -8,7 +8,7 @@
   window.DXE.workspace.alerts = function (ws) {
     const { cfg, S, me, state, els, store } = ws;
 
-    const alerts = new window.DXE.Alerts(store);
+    const alerts = new window.DXE.Alerts(store, showAlertToggles);
     const pageStart = Date.parse(cfg.serverTime);
     const alertedNew = new Set(); // conversations already announced as new
     const newerThanPage = (iso) => Date.parse(iso) > pageStart;
@@ -18,14 +18,17 @@
       els.desktopToggle.setAttribute("aria-pressed", String(alerts.desktop));
     }
 
-    /** A conversation started since this page loaded and waiting in the unassigned queue. */
+    /** A conversation started since this page loaded and waiting in the unassigned queue;
+     * announced with its first message (its row may come first without one). */
     function alertIfNew(conv) {
       if (conv.assignee || conv.status === "resolved" || alertedNew.has(conv.id) || !newerThanPage(conv.created_at)) return;
+      if (!conv.last_message_preview) return;
       alertedNew.add(conv.id);
       alerts.alert({
         title: fmt(S.alertNewConversation, { name: ws.buyerName(conv) }),
-        body: conv.last_message_preview || "",
+        body: conv.last_message_preview,
         tag: `dxe-conversation-${conv.id}`,
+        event: `new-${conv.id}`,
         onClick: () => ws.selectConversation(conv.id),
       });
     }
@@ -35,12 +38,14 @@
     function alertIfMine(conv, message) {
       if (message.sender_kind !== "buyer" || !newerThanPage(message.created_at)) return;
       if (!conv || !conv.assignee || conv.assignee.id !== me.id) return;
+      const event = `message-${conv.id}-${message.seq}`;
       const looking = conv.id === state.activeId && document.visibilityState === "visible" && document.hasFocus();
-      if (looking) return;
+      if (looking) return alerts.seen(event);
       alerts.alert({
         title: ws.buyerName(conv),
         body: message.text || S.image,
         tag: `dxe-conversation-${conv.id}`,
+        event,
         onClick: () => ws.selectConversation(conv.id),
       });
     }
