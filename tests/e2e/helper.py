@@ -100,6 +100,12 @@ def op_buyer_history(*, slug: str, buyer_id: str, nickname: str, count: int, ass
     return ids
 
 
+def op_snooze_time_comes(*, conversation_id: int) -> list[int]:
+    """The beat's sweep as it runs at the conversation's snooze time."""
+    due = Conversation.objects.get(pk=conversation_id).snoozed_until
+    return services.conversation_wake_due(now=due)
+
+
 def op_age_resolve(*, conversation_id: int) -> None:
     """Date the conversation's resolve ``CONTINUE_AFTER_RESOLVE`` back: the buyer's next
     message starts a new conversation instead of continuing this one."""

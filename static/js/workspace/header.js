@@ -45,11 +45,12 @@
       ws.paintAvatar(els.threadAvatar, ws.buyerName(conv), conv.customer ? conv.customer.id : conv.id);
       const shop = cfg.shops.find((s) => s.id === conv.shop_id);
       els.threadMeta.textContent = [ws.channelLabel(conv.channel), cfg.shops.length > 1 && shop ? shop.name : null, `#${conv.id}`].filter(Boolean).join(" · ");
-      els.threadStatus.textContent = ws.statusLabel(conv.status);
+      els.threadStatus.textContent = ws.statusText(conv);
       els.threadStatus.className = `chip chip-${conv.status}`;
       const resolved = conv.status === "resolved";
       els.resolve.hidden = resolved;
-      els.reopen.hidden = !resolved;
+      els.snooze.hidden = resolved;
+      els.reopen.hidden = conv.status === "open";
       els.assignMe.hidden = !!(conv.assignee && conv.assignee.id === me.id);
       fillAssignSelect(conv);
     }

@@ -49,7 +49,7 @@
       }
       if (conv.customer && conv.customer.vip_level) meta.push(h("span", { class: "pill pill-vip" }, fmt(S.vip, { level: conv.customer.vip_level })));
       meta.push(h("span", { class: "pill" }, ws.channelLabel(conv.channel)));
-      if (conv.status !== "open") meta.push(h("span", { class: `pill pill-${conv.status}` }, ws.statusLabel(conv.status)));
+      if (conv.status !== "open") meta.push(h("span", { class: `pill pill-${conv.status}` }, ws.statusText(conv)));
       meta.push(h("span", { class: "conv-assignee" }, conv.assignee ? (conv.assignee.id === me.id ? S.me : conv.assignee.nickname) : S.unassigned));
       return h(
         "li",
@@ -94,6 +94,7 @@
         conv.agent_unread_count,
         conv.assignee && conv.assignee.id,
         conv.status,
+        conv.snoozed_until,
         conv.waiting_since,
         c.nickname,
         c.vip_level,

@@ -20,6 +20,7 @@
     workspace.messages,
     workspace.thread,
     workspace.header,
+    workspace.snooze,
     workspace.side,
     workspace.sideLists,
     workspace.composer,

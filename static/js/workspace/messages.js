@@ -28,6 +28,12 @@
       if (e.kind === "status") {
         const status = ws.statusLabel(data.to);
         if (data.reason === "buyer_returned") return S.buyerReturned;
+        if (data.reason === "buyer_message") return S.wokeByBuyer;
+        if (data.reason === "snooze_ended") return S.snoozeEnded;
+        if (data.until) {
+          const time = timeLabel(data.until);
+          return actor ? fmt(S.snoozedBy, { actor, time }) : fmt(S.snoozedLine, { time });
+        }
         return actor ? fmt(S.statusChanged, { actor, status }) : fmt(S.statusChangedLine, { status });
       }
       if (e.kind === "created") return S.created;

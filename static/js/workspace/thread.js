@@ -209,6 +209,7 @@
       if (state.activeId === id) return;
       ws.saveDraft();
       ws.stopTyping();
+      ws.closeSnoozeMenu(false);
       if (state.activeId !== null) ws.releaseRow(state.activeId);
       state.activeId = id;
       state.listFocus = id;

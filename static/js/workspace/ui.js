@@ -3,7 +3,7 @@
  * channels are named and their avatars painted. */
 (function () {
   "use strict";
-  const { h, fmt } = window.DXE;
+  const { h, fmt, timeLabel } = window.DXE;
 
   window.DXE.workspace.ui = function (ws) {
     const { cfg, S, els } = ws;
@@ -64,6 +64,9 @@
     }
     const buyerName = (conv) => customerName(conv.customer) || `#${conv.id}`;
     const statusLabel = (status) => S[`status_${status}`] || status;
+    /** A conversation's status as its row and header show it: a snooze says until when. */
+    const statusText = (conv) =>
+      conv.status === "snoozed" && conv.snoozed_until ? fmt(S.snoozedRow, { time: timeLabel(conv.snoozed_until) }) : statusLabel(conv.status);
     const channelLabel = (channel) => (channel ? S[`channel_${channel.kind}`] || channel.name : "");
 
     /** A stable hue per buyer so avatars are tellable apart at a glance. */
@@ -77,6 +80,6 @@
       el.style.setProperty("--hue", avatarHue(seed));
     }
 
-    Object.assign(ws, { toast, ApiError, api, customerName, buyerName, statusLabel, channelLabel, paintAvatar });
+    Object.assign(ws, { toast, ApiError, api, customerName, buyerName, statusLabel, statusText, channelLabel, paintAvatar });
   };
 })();
