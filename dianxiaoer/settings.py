@@ -191,10 +191,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Installed into the scheduler's table when beat starts (editable in the admin afterwards).
+# Each sweep's run expires after its period: a worker back from an outage does one sweep,
+# not the backlog beat queued meanwhile.
 CELERY_BEAT_SCHEDULE = {
-    "inbox: requeue overdue platform deliveries": {"task": "inbox.tasks.requeue_overdue_deliveries", "schedule": 60.0},
+    "inbox: requeue overdue platform deliveries": {
+        "task": "inbox.tasks.requeue_overdue_deliveries",
+        "schedule": 60.0,
+        "options": {"expire_seconds": 60},
+    },
     # Agents expect a snoozed conversation back within seconds of its time.
-    "inbox: wake snoozed conversations": {"task": "inbox.tasks.wake_snoozed", "schedule": 15.0},
+    "inbox: wake snoozed conversations": {
+        "task": "inbox.tasks.wake_snoozed",
+        "schedule": 15.0,
+        "options": {"expire_seconds": 15},
+    },
 }
 CELERY_TIMEZONE = "Asia/Shanghai"
 
