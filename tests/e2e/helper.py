@@ -150,6 +150,10 @@ def op_agent_message(*, conversation_id: int, agent_id: int, text: str, private:
     return message.seq
 
 
+def op_resolve(*, conversation_id: int, agent_id: int) -> None:
+    services.conversation_resolve(conversation=Conversation.objects.get(pk=conversation_id), actor=User.objects.get(pk=agent_id))
+
+
 def op_assign(*, conversation_id: int, agent_id: int | None) -> None:
     conversation = Conversation.objects.get(pk=conversation_id)
     assignee = User.objects.get(pk=agent_id) if agent_id else None

@@ -529,8 +529,8 @@ def test_the_buyer_panel_pages_past_conversations_and_opens_one(live, browser):
 
 
 def test_a_follow_up_after_a_resolve_shows_in_the_panel_live_and_links_back(live, browser):
-    seed = live.helper("seed", agents=["小美"])
-    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    seed = live.helper("seed", agents=["小美", "阿强"])
+    slug, (agent, colleague) = seed["shop"]["slug"], seed["agents"]
     buyer = browser.page(mobile=True)
     buyer.goto(live.url(f"/chat/{slug}/"))
     buyer.wait_for_selector('#conn-dot[data-state="open"]')
@@ -552,6 +552,12 @@ def test_a_follow_up_after_a_resolve_shows_in_the_panel_live_and_links_back(live
     expect(history).to_have_count(1)
     expect(history.first).to_contain_text("还是没收到")
     expect(history.first).to_contain_text("未分配")
+    # A colleague takes and resolves it: the panel's row follows live.
+    follow_up = max(c["id"] for c in live.helper("conversations", slug=slug))
+    live.helper("assign", conversation_id=follow_up, agent_id=colleague["id"])
+    expect(history.first).to_contain_text("阿强")
+    live.helper("resolve", conversation_id=follow_up, agent_id=colleague["id"])
+    expect(history.first.locator(".pill")).to_have_text("已解决")
     history.first.click()
     expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["还是没收到"])
     page.locator("[data-testid=previous-conversation]").click()

@@ -28,7 +28,9 @@
       }
       if (!ws.takeSeq(id, ev.seq, known)) return;
       if (ev.conversation) {
-        ws.convChanged(ws.upsertConv(ev.conversation));
+        const conv = ws.upsertConv(ev.conversation);
+        ws.convChanged(conv);
+        ws.historyChanged(conv);
         ws.alertIfNew(ev.conversation);
       }
       const t = state.threads.get(id);
@@ -62,6 +64,7 @@
         const conv = ws.upsertConv(row, "row");
         if (ws.matchesFilter(conv) && !state.q) state.listed.add(conv.id);
         else if (!state.q && conv.id !== state.activeId) state.listed.delete(conv.id);
+        ws.historyChanged(conv);
         ws.alertIfNew(row);
       }
       ws.renderList();

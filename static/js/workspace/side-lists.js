@@ -89,6 +89,12 @@
       );
     }
 
+    /** A conversation the panel lists changed live: its row shows it (status, preview, assignee). */
+    function historyChanged(conv) {
+      const shown = els.history.querySelector(`[data-testid=history-conversation][data-id="${conv.id}"]`);
+      if (shown) shown.parentElement.replaceWith(historyRow(conv));
+    }
+
     /** The open conversation's buyer's other conversations, newest first, a page at a time. */
     async function loadHistory(convId, { live = false } = {}) {
       const shown = () => state.activeId === convId;
@@ -108,6 +114,6 @@
       }
     }
 
-    Object.assign(ws, { loadOrders, loadHistory });
+    Object.assign(ws, { loadOrders, loadHistory, historyChanged });
   };
 })();
