@@ -170,11 +170,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     exit_code = 0
     try:
         start("web (daphne)", [str(python), "-m", "daphne", "-b", host, "-p", str(port), "dianxiaoer.asgi:application"])
+        # Warnings and errors only: beat's sweeps run every few seconds, and their routine
+        # lines would push the banner (the logins) off the screen within a minute.
         start(
             "worker (celery + beat)",
             [
                 str(python), "-m", "celery", "-A", "dianxiaoer", "worker", "-B",
-                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--loglevel=info",
+                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--loglevel=warning",
             ],
         )
         web = children[0][1]
