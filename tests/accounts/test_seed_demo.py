@@ -80,6 +80,7 @@ def test_seeded_conversations_look_like_real_traffic():
     assert any(c.assignee_id for c in conversations)
     assert any(c.assignee_id is None for c in conversations)
     assert sum(c.status == Conversation.Status.RESOLVED for c in conversations) == 1
+    assert sum(c.status == Conversation.Status.SNOOZED for c in conversations) == 1  # the 稍后处理 tab has one
     assert Message.objects.filter(is_private=True).exists()
     assert Message.objects.filter(sender_kind="buyer").exists()
     assert Message.objects.filter(sender_kind="agent", is_private=False).exists()

@@ -112,7 +112,7 @@ BUYERS = {
 
 # Conversations: (buyer key, channel kind, steps). Steps:
 #   ("buyer", text) · ("agent", username, text) · ("note", username, text)
-#   ("assign", username, by username) · ("resolve", username)
+#   ("assign", username, by username) · ("resolve", username) · ("snooze", username, hours)
 CONVERSATIONS = [
     # 售前: size and promotions, web chat, assigned to 小美.
     ("maomao", Channel.Kind.WEB, [
@@ -149,6 +149,8 @@ CONVERSATIONS = [
         ("note", "agent2", "已联系京东物流催件，工单号 JDWL-88231，转运中心积压"),
         ("agent", "agent2", "已经帮您催促快递了，转运中心这两天件比较多，预计明天下午送达，给您添麻烦了～"),
         ("buyer", "好吧，明天还不到我就退货了"),
+        ("agent", "agent2", "理解您的心情，明天下午我再帮您跟进，到时主动联系您～"),
+        ("snooze", "agent2", 20),
     ]),
     # After-sales refund, handled by the supervisor and resolved.
     ("tingting", Channel.Kind.PLATFORM_API, [
@@ -298,6 +300,10 @@ class Command(BaseCommand):
                     )
                 elif action == "resolve":
                     conversation = inbox_services.conversation_resolve(conversation=conversation, actor=users[step[1]])
+                elif action == "snooze":
+                    conversation = inbox_services.conversation_snooze(
+                        conversation=conversation, until=timezone.now() + timedelta(hours=step[2]), actor=users[step[1]]
+                    )
                 else:  # pragma: no cover - a typo in the table above
                     raise CommandError(f"unknown demo step {action!r}")
         return {
