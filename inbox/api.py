@@ -55,7 +55,7 @@ def _conversation(request: Request, conversation_id: int) -> Conversation:
 # --- Output shapes only the API uses -------------------------------------------------------
 class EventSerializer(serializers.ModelSerializer):
     actor = UserBriefSerializer(allow_null=True)
-    kind = serializers.CharField(help_text="created, assigned, status or read")
+    kind = serializers.CharField(help_text="created, assigned, status, read or rated")
 
     class Meta:
         model = ConversationEvent
@@ -240,7 +240,7 @@ class ConversationNoteApi(APIView):
 
 
 class ConversationEventsApi(APIView):
-    """``GET conversations/<id>/events/``: recorded changes (created, assigned, status, read)."""
+    """``GET conversations/<id>/events/``: recorded changes (created, assigned, status, read, rated)."""
 
     class EventFilterSerializer(serializers.Serializer):
         after_seq = serializers.IntegerField(min_value=0, default=0)

@@ -23,10 +23,12 @@ from .models import Conversation, ConversationEvent, Message
 
 # Recorded events the buyer is told about, with what of their data the buyer's page needs;
 # the others (created, assigned) are agent-only, and so is a status change's ``until`` (when
-# an agent means to come back to a snoozed conversation) and ``reason``.
+# an agent means to come back to a snoozed conversation) and ``reason``, and of a rating all
+# but its score (whom it counts for is the shop's business).
 BUYER_EVENT_DATA = {
     ConversationEvent.Kind.STATUS: ("from", "to"),
     ConversationEvent.Kind.READ: ("side", "up_to_seq"),
+    ConversationEvent.Kind.RATED: ("score",),
 }
 
 # What a buyer's socket shows of a message: no delivery state, no private flag, and of the

@@ -41,6 +41,15 @@ class Channel(models.Model):
 
 
 class Conversation(models.Model):
+    class Rating(models.IntegerChoices):
+        """The buyer's 满意度 of a session, 5 best; 满意率 counts 4 and 5 (see ARCHITECTURE)."""
+
+        VERY_SATISFIED = 5, _("Very satisfied")
+        SATISFIED = 4, _("Satisfied")
+        NEUTRAL = 3, _("Neutral")
+        DISSATISFIED = 2, _("Dissatisfied")
+        VERY_DISSATISFIED = 1, _("Very dissatisfied")
+
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
         # Set aside by an agent until ``snoozed_until``; open again then, or at the buyer's next message.
@@ -73,6 +82,10 @@ class Conversation(models.Model):
     previous = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("previous conversation")
     )
+    # The buyer's latest rating (``conversation_rate``) and when it was given: what lists show.
+    # Each rating is also a ``rated`` event, which reports count; a reopen keeps these.
+    rating = models.PositiveSmallIntegerField(_("rating"), choices=Rating.choices, null=True, blank=True)
+    rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("conversation")
@@ -101,6 +114,12 @@ class Conversation(models.Model):
                 condition=models.Q(status="snoozed", snoozed_until__isnull=False)
                 | models.Q(~models.Q(status="snoozed"), snoozed_until__isnull=True),
                 name="conv_snoozed_until_iff_snoozed",
+            ),
+            # A rating is one of the five levels and has its time; an unrated one has neither.
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True, rated_at__isnull=True)
+                | models.Q(rating__isnull=False, rating__gte=1, rating__lte=5, rated_at__isnull=False),
+                name="conv_rating_level_with_time",
             ),
         ]
 
@@ -205,6 +224,8 @@ class ConversationEvent(models.Model):
         ASSIGNED = "assigned", _("Assigned")
         STATUS = "status", _("Status changed")
         READ = "read", _("Read")
+        # The buyer's 满意度 of the session the last resolve ended (``conversation_rate``).
+        RATED = "rated", _("Rated")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")

@@ -84,6 +84,8 @@ class ConversationSerializer(serializers.ModelSerializer):
             "resolved_at",
             "snoozed_until",
             "previous_id",
+            "rating",
+            "rated_at",
         ]
 
     def get_channel(self, conversation: Conversation) -> dict:

@@ -100,10 +100,13 @@ def _publish_event(conversation: Conversation, event: ConversationEvent) -> None
     )
 
 
-def _record_event(conversation: Conversation, *, kind: str, actor: User | None, data: dict) -> ConversationEvent:
+def _record_event(
+    conversation: Conversation, *, kind: str, actor: User | None, data: dict, at: datetime | None = None
+) -> ConversationEvent:
     """Append an event to a locked conversation's history, save it, and publish on commit.
 
     Whether the buyer is told, and what, is decided by the kind (``events.BUYER_EVENT_DATA``).
+    ``at``: the event's time when the conversation stores it too (default now).
     """
     event = ConversationEvent.objects.create(
         conversation=conversation,
@@ -112,7 +115,7 @@ def _record_event(conversation: Conversation, *, kind: str, actor: User | None, 
         kind=kind,
         actor=actor,
         data=data,
-        created_at=timezone.now(),
+        created_at=at or timezone.now(),
     )
     conversation.save()
     _publish_event(conversation, event)
@@ -624,6 +627,56 @@ def conversation_wake_due(*, now: datetime | None = None, limit: int = 500) -> l
     for conversation in due:
         _change_status(conversation, status=Conversation.Status.OPEN, actor=None, reason=WAKE_SNOOZE_ENDED)
     return [conversation.pk for conversation in due]
+
+
+# A rating's optional comment: a sentence or two, as the marketplaces' surveys take.
+MAX_RATING_COMMENT_LENGTH = 200
+
+
+def _rated_this_session(conversation: Conversation) -> bool:
+    """Whether a resolved conversation was rated since its last resolve.
+
+    A resolved conversation's latest status event is the resolve that ended its session, so
+    the session is rated when a ``rated`` event comes after it (by seq, not by clock).
+    """
+    latest = (
+        conversation.events.filter(kind__in=(ConversationEvent.Kind.STATUS, ConversationEvent.Kind.RATED))
+        .order_by("-seq")
+        .values_list("kind", flat=True)
+        .first()
+    )
+    return latest == ConversationEvent.Kind.RATED
+
+
+@transaction.atomic
+def conversation_rate(*, conversation: Conversation, customer: Customer, score: int, comment: str = "") -> Conversation:
+    """The buyer's 满意度 of the session that the conversation's last resolve ended.
+
+    Only its own buyer rates it, only while it is resolved (the survey is offered at the
+    resolve), and once per session: a conversation continued or reopened and resolved again
+    is a new session, rated anew. Recorded as a ``rated`` event with the assignee and team of
+    the moment (what reports count by), kept on the conversation as its latest rating, and
+    published to the shop's agents and the buyer's sockets (other tabs hide the survey).
+    """
+    if isinstance(score, bool) or not isinstance(score, int) or score not in Conversation.Rating.values:
+        raise ValidationError(_("Choose a rating from 1 to 5."))
+    comment = (comment or "").strip()
+    if len(comment) > MAX_RATING_COMMENT_LENGTH:
+        raise ValidationError(
+            _("The comment is too long (at most %(max)d characters).") % {"max": MAX_RATING_COMMENT_LENGTH}
+        )
+    conversation = _lock(conversation)
+    if conversation.customer_id != customer.pk:
+        raise ValidationError(_("Only the buyer of a conversation rates it."))
+    if conversation.status != Conversation.Status.RESOLVED:
+        raise ValidationError(_("This conversation has not ended yet; rate it once it is resolved."))
+    if _rated_this_session(conversation):
+        raise ValidationError(_("You have already rated this conversation."))
+    conversation.rating = score
+    conversation.rated_at = timezone.now()
+    data = {"score": score, "comment": comment, "assignee_id": conversation.assignee_id, "team_id": conversation.team_id}
+    _record_event(conversation, kind=ConversationEvent.Kind.RATED, actor=None, data=data, at=conversation.rated_at)
+    return conversation
 
 
 @transaction.atomic

@@ -29,7 +29,7 @@ from dianxiaoer.rate_limit import client_address, window_hits
 from . import buyer_identity, events, services, visitor_cookie, visitor_quota
 from .attachment_links import attachment_link_opens
 from .buyer_identity import BuyerSession
-from .models import Attachment, Channel, Message
+from .models import Attachment, Channel, Conversation, Message
 
 # The buyer's session token travels in this header (or the ``token`` form field) on uploads,
 # and as ``?t=`` on image URLs (an <img> cannot send headers).
@@ -49,6 +49,11 @@ def _web_channel(shop: Shop) -> Channel:
 def _error(status: int, code: str, message: str) -> JsonResponse:
     """The API's error shape, so one client helper reads both."""
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def _rating_labels() -> dict[int, str]:
+    """The words of each 满意度 level by its score (1 to 5, 5 best)."""
+    return {score: str(label) for score, label in Conversation.Rating.choices}
 
 
 # --- Agent workspace -------------------------------------------------------------------
@@ -95,6 +100,9 @@ def _workspace_strings() -> dict[str, str]:
         "unassignedLine": _("Unassigned"),
         "statusChangedLine": _("Status changed to %(status)s"),
         "buyerReturned": _("The buyer wrote again soon after the resolve: the conversation goes on"),
+        # A ``rated`` event's line; the levels' words are ``ratingLabels``.
+        "rated": _("Buyer's rating: %(rating)s"),
+        "ratedWithComment": _("Buyer's rating: %(rating)s (“%(comment)s”)"),
         "me": _("me"),
         "visitor": _("Visitor %(id)s"),
         "status_open": _("Open"),
@@ -163,6 +171,7 @@ def workspace(request):
         "strings": _workspace_strings(),
         # What agents read for each code of a failed platform delivery (``delivery_error_code``).
         "deliveryReasons": {code: str(label) for code, label in Message.DeliveryFailure.choices},
+        "ratingLabels": _rating_labels(),
         # Alerts are for conversations and messages newer than the page (server clock).
         "serverTime": timezone.now(),
     }
@@ -193,6 +202,12 @@ def _chat_strings() -> dict[str, str]:
         "error": _("Something went wrong."),
         "resolved": _("This conversation was closed. Write again any time."),
         "image": _("[Image]"),
+        # The 满意度 survey after the ended line; the levels' words are ``ratingLabels``.
+        "ratingPrompt": _("How satisfied are you with our service?"),
+        "ratingComment": _("Anything else to tell us? (optional)"),
+        "ratingSubmit": _("Submit"),
+        "ratingChoose": _("Choose one of the five answers first."),
+        "ratingThanks": _("Thanks for your rating: %(rating)s"),
     }
 
 
@@ -234,6 +249,8 @@ def chat_page(request, shop_slug: str):
         "upload": reverse("inbox:chat_upload", args=[shop.slug]),
         "maxImageBytes": settings.ATTACHMENT_MAX_BYTES,
         "strings": _chat_strings(),
+        "ratingLabels": _rating_labels(),
+        "maxRatingComment": services.MAX_RATING_COMMENT_LENGTH,
     }
     response = render(
         request,

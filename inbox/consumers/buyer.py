@@ -17,6 +17,10 @@ over HTTP, or the first message after a resolve.
 The socket is not sent the ``message.created`` of a message it sent itself: its ack carried
 the message already. The buyer's other sockets (tabs) get it.
 
+A ``rate`` frame is the buyer's 满意度 of one of their resolved conversations
+(``services.conversation_rate``), answered with ``rated``; its ``conversation.rated`` event
+reaches every socket of the buyer, this one included, so other tabs drop their survey.
+
 Closed after accept with 4404 for an unknown shop (or one without a web channel) and 4403
 for a missing, forged, expired or other-shop token.
 """
@@ -78,6 +82,7 @@ class BuyerConsumer(JsonSocket):
         "resync": "on_resync",
         "read": "on_read",
         "typing": "on_typing",
+        "rate": "on_rate",
         "ping": "on_ping",
     }
 
@@ -223,6 +228,21 @@ class BuyerConsumer(JsonSocket):
     async def on_read(self, frame: dict) -> None:
         seq = int_field(frame, "seq")
         await self.db_call(self._mark_read)(seq)
+
+    def _rate(self, conversation_id: int, score: int, comment: str) -> dict:
+        if self.customer is None:
+            self.customer = self.buyer.customer()  # another tab may have sent the first message
+        if self.customer is None:
+            raise not_found()
+        conversation = _own_conversation(self.customer, self.web_channel, conversation_id)
+        rated = services.conversation_rate(conversation=conversation, customer=self.customer, score=score, comment=comment)
+        return {"type": "rated", "conversation_id": rated.pk, "seq": rated.last_seq, "score": rated.rating}
+
+    async def on_rate(self, frame: dict) -> None:
+        conversation_id = int_field(frame, "conversation_id", minimum=1)
+        score = int_field(frame, "score", minimum=1)
+        comment = str_field(frame, "comment") if frame.get("comment") is not None else ""
+        await self.send_frame(await self.db_call(self._rate)(conversation_id, score, comment))
 
     async def on_typing(self, frame: dict) -> None:
         is_typing = bool_field(frame, "is_typing")

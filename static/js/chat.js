@@ -1,6 +1,7 @@
 /* The buyer's chat page: history by resync from seq 0, live replies, typing, read receipts,
- * images (pick or paste), and a socket that reconnects and retries unacknowledged sends with
- * their original client_msg_id (the server returns the stored message for a retry). */
+ * images (pick or paste), the 满意度 survey after a resolve, and a socket that reconnects and
+ * retries unacknowledged sends with their original client_msg_id (the server returns the
+ * stored message for a retry). */
 (function () {
   "use strict";
   const { h, fmt, uuid, timeLabel, linkify } = window.DXE;
@@ -27,6 +28,7 @@
   const state = {
     messages: new Map(), // "conv:seq" -> message
     statuses: new Map(), // conversation id -> its latest status change {seq, to}
+    ratings: new Map(), // "conv:seq" -> the buyer's rating recorded there {convId, seq, score}
     pending: new Map(), // client_msg_id -> local message
     outbox: new window.DXE.Outbox((frame) => socket.send(frame), (cmid) => upload(cmid)), // {frame} | {file}
     held: new Map(), // conversation id -> highest seq applied
@@ -117,6 +119,82 @@
   const signature = (m) =>
     JSON.stringify([m.text, (m.attachments || []).map((a) => a.url), m._pending, m._failed, m._error, m.author && m.author.nickname, m.seq <= (state.agentRead.get(m.conversation_id) || 0)]);
 
+  // --- Rating (满意度): a survey after the ended line of the current conversation ---------
+
+  const ratingLabel = (score) => cfg.ratingLabels[score] || String(score);
+  const scoresBestFirst = Object.keys(cfg.ratingLabels)
+    .map(Number)
+    .sort((a, b) => b - a);
+  let survey = null; // the survey shown: {el, setError, setSending}
+
+  function addRating(convId, seq, score) {
+    state.ratings.set(key(convId, seq), { convId, seq, score });
+  }
+
+  /** Whether the session that the conversation's last resolve ended is rated: a rating after it. */
+  function ratedSince(convId, seq) {
+    for (const r of state.ratings.values()) if (r.convId === convId && r.seq > seq) return true;
+    return false;
+  }
+
+  function surveyEl(convId) {
+    const name = `rating-${convId}`;
+    const error = h("p", { class: "rating-error", role: "alert", dataset: { testid: "rating-error" } });
+    const comment = h("textarea", {
+      class: "rating-comment",
+      rows: "2",
+      maxlength: String(cfg.maxRatingComment),
+      placeholder: S.ratingComment,
+      "aria-label": S.ratingComment,
+    });
+    const submit = h("button", { type: "submit", class: "rating-submit" }, S.ratingSubmit);
+    const choices = scoresBestFirst.map((score) =>
+      h(
+        "label",
+        { class: "rating-choice" },
+        h("input", { type: "radio", name, value: String(score), class: "visually-hidden", onchange: () => setError("") }),
+        h("span", null, ratingLabel(score))
+      )
+    );
+    const form = h(
+      "form",
+      {
+        class: "rating",
+        dataset: { testid: "rating-card" },
+        onsubmit: (e) => {
+          e.preventDefault();
+          sendRating();
+        },
+      },
+      h("fieldset", null, h("legend", null, S.ratingPrompt), h("div", { class: "rating-choices" }, choices)),
+      comment,
+      h("div", { class: "rating-foot" }, error, submit)
+    );
+    function setError(message) {
+      error.textContent = message || "";
+    }
+    function setSending(sending) {
+      submit.disabled = sending;
+      submit.textContent = sending ? S.pending : S.ratingSubmit;
+    }
+    function sendRating() {
+      const chosen = form.querySelector("input[type=radio]:checked");
+      if (!chosen) return setError(S.ratingChoose);
+      const frame = { type: "rate", conversation_id: convId, score: Number(chosen.value), comment: comment.value.trim() };
+      if (!socket.send(frame)) return setError(S.offline);
+      setError("");
+      setSending(true);
+    }
+    survey = { el: form, setError, setSending };
+    return form;
+  }
+
+  function onRateError(message) {
+    if (!survey) return;
+    survey.setSending(false);
+    survey.setError(message || S.error);
+  }
+
   function render() {
     const stick = nearBottom();
     const fromBottom = els.body.scrollHeight - els.body.scrollTop;
@@ -125,9 +203,17 @@
       items.push([order(m.conversation_id, m.seq), `m${key(m.conversation_id, m.seq)}`, signature(m), () => messageEl(m)]);
     // One "ended" line per conversation, at its last resolve, while that resolve stands: a
     // reopen takes it away, a later resolve puts it at the new end.
-    for (const [convId, change] of state.statuses)
-      if (change.to === "resolved")
-        items.push([order(convId, change.seq), `l${key(convId, change.seq)}`, S.resolved, () => h("div", { class: "line" }, h("span", null, S.resolved))]);
+    for (const [convId, change] of state.statuses) {
+      if (change.to !== "resolved") continue;
+      items.push([order(convId, change.seq), `l${key(convId, change.seq)}`, S.resolved, () => h("div", { class: "line" }, h("span", null, S.resolved))]);
+      // The survey follows, until that session is rated; only in the conversation the buyer is in.
+      if (convId === state.conversationId && !ratedSince(convId, change.seq))
+        items.push([order(convId, change.seq + 0.5), `r${key(convId, change.seq)}`, "", () => surveyEl(convId)]);
+    }
+    for (const r of state.ratings.values()) {
+      const text = fmt(S.ratingThanks, { rating: ratingLabel(r.score) });
+      items.push([order(r.convId, r.seq), `t${key(r.convId, r.seq)}`, text, () => h("div", { class: "line", dataset: { testid: "rating-thanks" } }, h("span", null, text))]);
+    }
     items.sort((a, b) => before(a[0], b[0]));
     const wanted = items.map(([, k, sig, make]) => reuse(k, sig, make));
     for (const m of state.pending.values()) wanted.push(reuse(`p${m.client_msg_id}`, signature(m), () => messageEl(m)));
@@ -138,6 +224,7 @@
     while (box.children.length > wanted.length) box.lastElementChild.remove();
     const keep = new Set(wanted);
     for (const [k, el] of nodes) if (!keep.has(el)) nodes.delete(k);
+    if (survey && !keep.has(survey.el)) survey = null;
     if (stick) els.body.scrollTop = els.body.scrollHeight;
     else if (state.loadingOlder) els.body.scrollTop = els.body.scrollHeight - fromBottom; // older ones go above: keep the reader's place
   }
@@ -221,6 +308,9 @@
         state.statuses.set(convId, { seq: ev.seq, to: (ev.data || {}).to });
         render();
       }
+    } else if (ev.kind === "conversation.rated") {
+      addRating(convId, ev.seq, (ev.data || {}).score); // another tab's, or ours again
+      render();
     }
   }
 
@@ -238,6 +328,7 @@
         if (previous && previous !== frame.conversation_id) socket.send({ type: "resync", conversation_id: previous, last_seq: heldOf(previous) });
         if (state.loadingOlder) socket.send({ type: "resync", conversation_id: state.loadingOlder, last_seq: heldOf(state.loadingOlder) });
         state.outbox.flush(true);
+        if (survey) survey.setSending(false); // a rating lost with the old socket may be sent again
         break;
       }
       case "event":
@@ -274,7 +365,12 @@
           renderTyping();
         }
         break;
+      case "rated":
+        addRating(frame.conversation_id, frame.seq, frame.score);
+        render();
+        break;
       case "error": {
+        if (frame.ref === "rate") onRateError(frame.message);
         const local = frame.ref && state.pending.get(frame.ref);
         if (local) fail(local, frame.message);
         break;

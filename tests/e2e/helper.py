@@ -34,7 +34,7 @@ from accounts.models import Membership, Organization, Role, Shop, User  # noqa: 
 from customers.models import Customer  # noqa: E402
 from customers.services import customer_get_or_create  # noqa: E402
 from inbox import buyer_identity, services, webhook  # noqa: E402
-from inbox.models import Channel, Conversation, Message  # noqa: E402
+from inbox.models import Channel, Conversation, ConversationEvent, Message  # noqa: E402
 from orders.models import Order  # noqa: E402
 from orders.services import order_upsert  # noqa: E402
 
@@ -241,9 +241,16 @@ def op_conversations(*, slug: str) -> list[dict]:
             "assignee_id": c.assignee_id,
             "agent_last_read_seq": c.agent_last_read_seq,
             "buyer_last_read_seq": c.buyer_last_read_seq,
+            "rating": c.rating,
         }
         for c in Conversation.objects.filter(shop__slug=slug).select_related("customer").order_by("id")
     ]
+
+
+def op_ratings(*, conversation_id: int) -> list[dict]:
+    """The data of the conversation's ``rated`` events, oldest first."""
+    rated = ConversationEvent.objects.filter(conversation_id=conversation_id, kind=ConversationEvent.Kind.RATED)
+    return list(rated.order_by("seq").values_list("data", flat=True))
 
 
 def op_customer(*, customer_id: int) -> dict:

@@ -415,7 +415,7 @@ def test_the_buyer_sees_one_ended_line_for_the_resolve_that_stands(live, browser
     expect(ended).to_have_count(0)
     resolve()
     expect(ended).to_have_count(1)
-    expect(buyer.locator("#messages > *").last).to_have_text("本次会话已结束，有问题可随时再次留言。")
+    expect(buyer.locator("#messages > .line").last).to_have_text("本次会话已结束，有问题可随时再次留言。")
 
     # Reopened, the conversation goes on, also after a reload (its history from seq 0).
     reopen()

@@ -482,6 +482,32 @@ def test_events_after_seq(api, conversation, agent, supervisor):
     assert_error(api.get(url(conversation, "events/?limit=201")), 400, field="limit")
 
 
+def test_a_rating_shows_on_the_conversation_and_in_its_events(api, conversation, agent):
+    body = api.get(url(conversation)).json()
+    assert (body["rating"], body["rated_at"]) == (None, None)
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    services.conversation_rate(conversation=conversation, customer=conversation.customer, score=2, comment="发货太慢")
+    body = api.get(url(conversation)).json()
+    conversation.refresh_from_db()
+    assert body["rating"] == 2
+    assert datetime.fromisoformat(body["rated_at"]) == conversation.rated_at
+    [row] = api.get(f"{API}/conversations/?status=resolved").json()["results"]
+    assert (row["rating"], row["rated_at"]) == (2, body["rated_at"])
+    rated = api.get(url(conversation, "events/?after_seq=2")).json()["results"]
+    assert [(e["seq"], e["kind"], e["actor"]) for e in rated] == [(3, "rated", None)]
+    assert rated[0]["data"] == {"score": 2, "comment": "发货太慢", "assignee_id": agent.pk, "team_id": None}
+
+
+def test_agents_have_no_way_to_rate(api, conversation, agent):
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    for path in ("rate/", "rating/"):
+        assert_error(api.post(url(conversation, path), {"score": 5}, format="json"), 404)
+    assert_error(api.patch(url(conversation), {"rating": 5}, format="json"), 405)
+    conversation.refresh_from_db()
+    assert conversation.rating is None
+
+
 # --- Assign, resolve, reopen, read ---------------------------------------------------------
 def test_assign_and_unassign(api, conversation, agent, supervisor):
     response = api.post(url(conversation, "assign/"), {"assignee_id": supervisor.pk}, format="json")

@@ -684,6 +684,86 @@ async def test_buyer_cannot_resync_someone_elses_conversation(shop, conversation
     await close_all(buyer_ws)
 
 
+# --- The buyer's rating (满意度) ----------------------------------------------------------------
+
+
+async def test_the_buyer_rates_the_ended_chat_and_every_tab_and_the_agent_hear_it(agent, shop, conversation, customer):
+    await database_sync_to_async(services.conversation_assign)(conversation=conversation, assignee=agent, actor=agent)
+    rating, other_tab = await buyer_socket(shop, customer), await buyer_socket(shop, customer)
+    agent_ws = await agent_socket(agent)  # the assignee follows it without watching
+    await database_sync_to_async(services.conversation_resolve)(conversation=conversation, actor=agent)
+    for ws in (rating, other_tab, agent_ws):
+        assert (await receive_type(ws, "event"))["event"]["kind"] == "conversation.status"
+
+    await rating.send_json_to({"type": "rate", "conversation_id": conversation.pk, "score": 4, "comment": "很耐心"})
+    assert await receive_type(rating, "rated") == {"type": "rated", "conversation_id": conversation.pk, "seq": 3, "score": 4}
+    told = {"kind": "conversation.rated", "conversation_id": conversation.pk, "seq": 3, "data": {"score": 4}}
+    for tab in (rating, other_tab):  # the other tab hides its survey; the rating one holds the seq
+        assert (await receive_type(tab, "event"))["event"] == told
+    event = (await receive_type(agent_ws, "event"))["event"]
+    assert (event["kind"], event["seq"], event["actor"]) == ("conversation.rated", 3, None)
+    assert event["data"] == {"score": 4, "comment": "很耐心", "assignee_id": agent.pk, "team_id": None}
+    assert (event["conversation"]["rating"], event["conversation"]["status"]) == (4, "resolved")
+
+    # A page loaded later finds it in the history, in seq order.
+    await other_tab.send_json_to({"type": "resync", "conversation_id": conversation.pk, "last_seq": 0})
+    history, done = await drain_resync(other_tab)
+    assert [(e["kind"], e["seq"]) for e in history] == [("conversation.status", 2), ("conversation.rated", 3)]
+    assert (history[-1], done["last_seq"]) == (told, 3)
+    # Once per session: the second try is refused, and the socket stays.
+    await other_tab.send_json_to({"type": "rate", "conversation_id": conversation.pk, "score": 5})
+    error = await receive_type(other_tab, "error")
+    assert (error["code"], error["ref"], error["message"]) == ("invalid", "rate", "您已评价过本次会话。")
+    await ping_ok(other_tab)
+    await assert_quiet(rating, other_tab, agent_ws)
+    await close_all(rating, other_tab, agent_ws)
+
+
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        ('{"score": 5}', "conversation_id"),
+        ('{"conversation_id": "{conv}", "score": 5}', "conversation_id"),
+        ('{"conversation_id": {conv}}', "score"),
+        ('{"conversation_id": {conv}, "score": "5"}', "score"),
+        ('{"conversation_id": {conv}, "score": 0}', "score"),
+        ('{"conversation_id": {conv}, "score": 4.5}', "score"),
+        ('{"conversation_id": {conv}, "score": 6}', "1 到 5"),
+        ('{"conversation_id": {conv}, "score": true}', "score"),
+        ('{"conversation_id": {conv}, "score": 5, "comment": 7}', "comment"),
+        ('{"conversation_id": {conv}, "score": 5, "comment": "' + "好" * 201 + '"}', "最多 200 个字"),
+    ],
+)
+async def test_bad_rate_frames_get_an_error_and_the_socket_stays(agent, shop, conversation, customer, frame, message):
+    await database_sync_to_async(services.conversation_resolve)(conversation=conversation, actor=agent)
+    buyer_ws = await buyer_socket(shop, customer)
+    await buyer_ws.send_json_to({"type": "rate", **json.loads(frame.replace("{conv}", str(conversation.pk)))})
+    error = await receive_type(buyer_ws, "error")
+    assert (error["code"], error["ref"]) == ("invalid", "rate")
+    assert message in error["message"]
+    await ping_ok(buyer_ws)
+    assert await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation.pk).rating)() is None
+    await close_all(buyer_ws)
+
+
+async def test_an_open_chat_is_not_rated_and_another_buyers_is_not_found(agent, shop, conversation, customer):
+    buyer_ws = await buyer_socket(shop, customer)
+    await buyer_ws.send_json_to({"type": "rate", "conversation_id": conversation.pk, "score": 5})
+    assert (await receive_type(buyer_ws, "error"))["code"] == "invalid"  # not resolved yet
+    await database_sync_to_async(services.conversation_resolve)(conversation=conversation, actor=agent)
+    await receive_type(buyer_ws, "event")
+    stranger = await database_sync_to_async(CustomerFactory)(shop=shop)
+    stranger_ws = await buyer_socket(shop, stranger)
+    for conversation_id in (conversation.pk, conversation.pk + 1000):  # someone else's, and unknown: alike
+        await stranger_ws.send_json_to({"type": "rate", "conversation_id": conversation_id, "score": 1})
+        error = await receive_type(stranger_ws, "error")
+        assert (error["code"], error["ref"]) == ("not_found", "rate")
+    await ping_ok(stranger_ws)
+    await assert_quiet(buyer_ws)
+    assert await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation.pk).rating)() is None
+    await close_all(buyer_ws, stranger_ws)
+
+
 # --- Read receipts and typing -----------------------------------------------------------------
 
 

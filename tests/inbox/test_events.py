@@ -38,7 +38,7 @@ def test_buyer_forms_hide_agent_only_things(conversation, agent):
     assert set(buyer_form) == {"kind", "conversation_id", "seq", "message"}
     assert buyer_form["message"]["author"] == {"nickname": agent.nickname}
     assert not {"is_private", "delivery_state", "delivery_error_code", "delivery_error_detail"} & set(buyer_form["message"])
-    for kind, shown in [("created", False), ("assigned", False), ("status", True), ("read", True)]:
+    for kind, shown in [("created", False), ("assigned", False), ("status", True), ("read", True), ("rated", True)]:
         event = ConversationEvent(conversation=conversation, seq=9, kind=kind, data={})
         assert (events.conversation_event(event, conversation=snapshot)[1] is not None) is shown
     # Payloads travel through channel layers and JSON: they must survive a round trip.
@@ -81,3 +81,17 @@ def test_a_snoozed_conversation_reads_as_the_api_shows_it(conversation, agent):
     data = events.conversation_data(loaded)
     assert data == ConversationSerializer(loaded).data
     assert (data["status"], data["snoozed_until"]) == ("snoozed", iso_datetime(loaded.snoozed_until))
+
+
+def test_a_rating_reads_as_the_api_shows_it_and_the_buyer_gets_its_score_only(conversation, agent):
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    services.conversation_rate(conversation=conversation, customer=conversation.customer, score=5, comment="很专业")
+    loaded = conversation_queryset().get(pk=conversation.pk)
+    data = events.conversation_data(loaded)
+    assert data == ConversationSerializer(loaded).data
+    assert (data["rating"], data["rated_at"]) == (5, iso_datetime(loaded.rated_at))
+    rated = ConversationEvent.objects.get(conversation=conversation, kind="rated")
+    agent_form, buyer_form = events.conversation_event(rated, conversation=data)
+    assert agent_form["data"] == {"score": 5, "comment": "很专业", "assignee_id": agent.pk, "team_id": None}
+    assert buyer_form["data"] == {"score": 5}

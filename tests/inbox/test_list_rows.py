@@ -24,6 +24,7 @@ def test_rows_equal_serializer_output(shop, web_channel, agent):
     services.conversation_assign(conversation=tagged, assignee=agent, actor=agent)
     plain = ConversationFactory(shop=shop, channel=web_channel)
     services.conversation_resolve(conversation=plain, actor=agent)
+    services.conversation_rate(conversation=plain, customer=plain.customer, score=4)
     snoozed = ConversationFactory(shop=shop, channel=web_channel)
     services.conversation_snooze(conversation=snoozed, until=timezone.now() + timedelta(hours=1), actor=agent)
 

@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
 from inbox import realtime, services
@@ -566,3 +567,131 @@ def test_the_wake_sweep_takes_the_longest_due_first_and_at_most_its_limit(agent,
     soon = timezone.now() + timedelta(minutes=5)
     assert services.conversation_wake_due(now=soon, limit=2) == [snoozed[1], snoozed[2]]
     assert services.conversation_wake_due(now=soon, limit=2) == [snoozed[0]]
+
+
+# --- The buyer's rating (满意度) --------------------------------------------------------------
+
+
+def rated_events(conversation) -> list[tuple]:
+    return list(
+        ConversationEvent.objects.filter(conversation=conversation, kind="rated").order_by("seq").values_list("seq", "actor_id", "data")
+    )
+
+
+def test_the_buyer_rates_a_resolved_conversation_for_its_assignee_told_after_commit(
+    conversation, agent, captured, published
+):
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    with captured(execute=False) as callbacks:
+        rated = services.conversation_rate(
+            conversation=conversation, customer=conversation.customer, score=4, comment="  回复很快，谢谢  "
+        )
+    assert published == []
+    for callback in callbacks:
+        callback()
+
+    conversation.refresh_from_db()
+    assert (conversation.rating, conversation.status) == (4, "resolved")
+    [(seq, actor_id, data)] = rated_events(conversation)
+    assert (seq, actor_id, rated.last_seq) == (conversation.last_seq, None, seq)
+    assert data == {"score": 4, "comment": "回复很快，谢谢", "assignee_id": agent.pk, "team_id": None}
+    assert conversation.rated_at == ConversationEvent.objects.get(conversation=conversation, seq=seq).created_at
+    payloads = dict(published)
+    agent_payload = payloads[f"shop-{conversation.shop_id}-agents"]
+    assert (agent_payload["kind"], agent_payload["data"]) == ("conversation.rated", data)
+    assert (agent_payload["conversation"]["rating"], agent_payload["conversation"]["rated_at"]) == (
+        4,
+        iso_datetime(conversation.rated_at),
+    )
+    # The buyer's other tabs learn the score only: whom it counts for is the shop's.
+    buyer_payload = payloads[realtime.buyer_group(conversation.channel_id, conversation.customer.platform_buyer_id)]
+    assert buyer_payload == {"kind": "conversation.rated", "conversation_id": conversation.pk, "seq": seq, "data": {"score": 4}}
+
+
+def test_an_unassigned_conversation_is_rated_for_nobody_and_without_a_comment(conversation, agent):
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    services.conversation_rate(conversation=conversation, customer=conversation.customer, score=1)
+    [(_, _, data)] = rated_events(conversation)
+    assert data == {"score": 1, "comment": "", "assignee_id": None, "team_id": None}
+
+
+@pytest.mark.parametrize("status", ["open", "snoozed"])
+def test_a_conversation_not_resolved_is_not_rated(conversation, agent, status):
+    if status == "snoozed":
+        services.conversation_snooze(conversation=conversation, until=later(hours=1), actor=agent)
+    with translation.override("en"), pytest.raises(ValidationError, match="not ended"):
+        services.conversation_rate(conversation=conversation, customer=conversation.customer, score=5)
+    conversation.refresh_from_db()
+    assert (conversation.rating, conversation.rated_at, rated_events(conversation)) == (None, None, [])
+
+
+def test_another_buyer_cannot_rate_it(conversation, agent, shop):
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    stranger = CustomerFactory(shop=shop)
+    with translation.override("en"), pytest.raises(ValidationError, match="Only the buyer"):
+        services.conversation_rate(conversation=conversation, customer=stranger, score=5)
+    assert rated_events(conversation) == []
+
+
+def test_a_session_is_rated_once_and_again_after_a_reopen_and_resolve(conversation, agent, web_channel):
+    customer = conversation.customer
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    services.conversation_rate(conversation=conversation, customer=customer, score=2, comment="太慢")
+    with translation.override("en"), pytest.raises(ValidationError, match="already rated"):
+        services.conversation_rate(conversation=conversation, customer=customer, score=5)
+    # The buyer wrote again soon after: the same conversation, a new session once resolved.
+    services.buyer_message_send(channel=web_channel, customer=customer, text="好的", conversation_id=conversation.pk)
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.rating) == ("open", 2)  # the latest rating stays
+    with translation.override("en"), pytest.raises(ValidationError, match="not ended"):
+        services.conversation_rate(conversation=conversation, customer=customer, score=5)
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    services.conversation_rate(conversation=conversation, customer=customer, score=5)
+    conversation.refresh_from_db()
+    assert conversation.rating == 5
+    assert [data["score"] for _, _, data in rated_events(conversation)] == [2, 5]
+    with translation.override("en"), pytest.raises(ValidationError, match="already rated"):
+        services.conversation_rate(conversation=conversation, customer=customer, score=4)
+    # An agent's reopen and resolve is a new session too.
+    services.conversation_reopen(conversation=conversation, actor=agent)
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    services.conversation_rate(conversation=conversation, customer=customer, score=3)
+    assert [data["score"] for _, _, data in rated_events(conversation)] == [2, 5, 3]
+
+
+@pytest.mark.parametrize(
+    "score, comment, message",
+    [
+        (0, "", "1 to 5"),
+        (6, "", "1 to 5"),
+        (-1, "", "1 to 5"),
+        (True, "", "1 to 5"),
+        ("5", "", "1 to 5"),
+        (4.0, "", "1 to 5"),
+        (None, "", "1 to 5"),
+        (4, "好" * 201, "too long"),
+    ],
+)
+def test_a_rating_out_of_bounds_is_refused_and_stores_nothing(conversation, agent, score, comment, message):
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    with translation.override("en"), pytest.raises(ValidationError, match=message):
+        services.conversation_rate(conversation=conversation, customer=conversation.customer, score=score, comment=comment)
+    conversation.refresh_from_db()
+    assert (conversation.rating, rated_events(conversation)) == (None, [])
+
+
+def test_the_bounds_themselves_are_taken(conversation, agent):
+    customer = conversation.customer
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    services.conversation_rate(conversation=conversation, customer=customer, score=1, comment="差" * 200)
+    services.conversation_reopen(conversation=conversation, actor=agent)
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    services.conversation_rate(conversation=conversation, customer=customer, score=5)
+    assert [data["score"] for _, _, data in rated_events(conversation)] == [1, 5]
+
+
+@pytest.mark.parametrize("rating, rated_at", [(6, timezone.now()), (0, timezone.now()), (4, None), (None, timezone.now())])
+def test_the_database_keeps_a_rating_to_the_five_levels_with_its_time(conversation, rating, rated_at):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Conversation.objects.filter(pk=conversation.pk).update(rating=rating, rated_at=rated_at)

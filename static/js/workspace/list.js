@@ -50,6 +50,10 @@
       if (conv.customer && conv.customer.vip_level) meta.push(h("span", { class: "pill pill-vip" }, fmt(S.vip, { level: conv.customer.vip_level })));
       meta.push(h("span", { class: "pill" }, ws.channelLabel(conv.channel)));
       if (conv.status !== "open") meta.push(h("span", { class: `pill pill-${conv.status}` }, ws.statusText(conv)));
+      if (conv.status === "resolved" && conv.rating) {
+        const tone = conv.rating >= 4 ? "good" : conv.rating <= 2 ? "bad" : "neutral";
+        meta.push(h("span", { class: `pill pill-rating is-${tone}`, dataset: { testid: "rating-pill" } }, ws.ratingLabel(conv.rating)));
+      }
       meta.push(h("span", { class: "conv-assignee" }, conv.assignee ? (conv.assignee.id === me.id ? S.me : conv.assignee.nickname) : S.unassigned));
       return h(
         "li",
@@ -95,6 +99,7 @@
         conv.assignee && conv.assignee.id,
         conv.status,
         conv.snoozed_until,
+        conv.rating,
         conv.waiting_since,
         c.nickname,
         c.vip_level,

@@ -1,5 +1,6 @@
 /* How a thread's items look: message bubbles with their images and read or platform
- * delivery state (and retrying a failed delivery), and the event lines (assigned, status). */
+ * delivery state (and retrying a failed delivery), and the event lines (assigned, status,
+ * the buyer's rating). */
 (function () {
   "use strict";
   const { h, fmt, timeLabel, linkify } = window.DXE;
@@ -37,6 +38,10 @@
         return actor ? fmt(S.statusChanged, { actor, status }) : fmt(S.statusChangedLine, { status });
       }
       if (e.kind === "created") return S.created;
+      if (e.kind === "rated") {
+        const rating = ws.ratingLabel(data.score);
+        return data.comment ? fmt(S.ratedWithComment, { rating, comment: data.comment }) : fmt(S.rated, { rating });
+      }
       return null; // read receipts show on the messages, not as lines
     }
 

@@ -1,6 +1,6 @@
 /* Small helpers of the agent workspace: toasts, the JSON API wrapper (ApiError; an answer
- * saying the session is gone reloads to the login page), and how buyers, statuses and
- * channels are named and their avatars painted. */
+ * saying the session is gone reloads to the login page), and how buyers, statuses, channels
+ * and ratings are named and buyers' avatars painted. */
 (function () {
   "use strict";
   const { h, fmt, timeLabel } = window.DXE;
@@ -68,6 +68,8 @@
     const statusText = (conv) =>
       conv.status === "snoozed" && conv.snoozed_until ? fmt(S.snoozedRow, { time: timeLabel(conv.snoozed_until) }) : statusLabel(conv.status);
     const channelLabel = (channel) => (channel ? S[`channel_${channel.kind}`] || channel.name : "");
+    /** A 满意度 level's words by its score (1 to 5). */
+    const ratingLabel = (score) => cfg.ratingLabels[score] || String(score);
 
     /** A stable hue per buyer so avatars are tellable apart at a glance. */
     function avatarHue(seed) {
@@ -80,6 +82,6 @@
       el.style.setProperty("--hue", avatarHue(seed));
     }
 
-    Object.assign(ws, { toast, ApiError, api, customerName, buyerName, statusLabel, statusText, channelLabel, paintAvatar });
+    Object.assign(ws, { toast, ApiError, api, customerName, buyerName, statusLabel, statusText, channelLabel, ratingLabel, paintAvatar });
   };
 })();
