@@ -8,8 +8,10 @@ counts as online while some socket has beaten within ``PRESENCE_TTL``, and the n
 after a stale period starts the count afresh.
 
 Changes between online and offline are broadcast as ``{"type": "presence", "user_id",
-"online"}`` frames to every agents group of the user's shops. Routing asks
-:func:`agents_online` for the agents it may give a conversation to.
+"online"}`` frames to every agents group of the user's shops, and as ``{"type": "staffed",
+"staffed"}`` (is any agent of the shop online?) to the shop's buyer sockets, whose chat page
+says whether someone will answer now. Routing asks :func:`agents_online` for the agents it
+may give a conversation to.
 """
 from datetime import timedelta
 
@@ -87,17 +89,29 @@ def online_user_ids(*, shop_ids: list[int]) -> dict[int, list[int]]:
     return result
 
 
+def shops_staffed(*, shop_ids: list[int]) -> dict[int, bool]:
+    """For each shop, whether any of its agents is online."""
+    return {shop_id: bool(user_ids) for shop_id, user_ids in online_user_ids(shop_ids=shop_ids).items()}
+
+
 def presence_frame(*, user_id: int, online: bool) -> dict:
     return {"type": "presence", "user_id": user_id, "online": online}
 
 
-async def presence_broadcast(*, user_id: int, shop_ids: list[int], online: bool) -> None:
-    """Tell the agents of each shop that ``user_id`` came online or went offline.
+def staffed_frame(*, staffed: bool) -> dict:
+    return {"type": "staffed", "staffed": staffed}
 
-    Sent as a ready frame through the same ``conv.event`` message the realtime layer uses;
-    the agent socket forwards payloads that carry a ``type`` unchanged.
+
+async def presence_broadcast(*, user_id: int, shop_ids: list[int], online: bool, staffed: dict[int, bool]) -> None:
+    """Tell the agents of each shop that ``user_id`` came online or went offline, and its
+    buyers whether the shop is ``staffed`` now.
+
+    Sent as ready frames through the same ``conv.event`` message the realtime layer uses;
+    sockets forward payloads that carry a ``type`` unchanged.
     """
     layer = get_channel_layer()
     frame = presence_frame(user_id=user_id, online=online)
     for shop_id in shop_ids:
         await layer.group_send(realtime.shop_agents_group(shop_id), {"type": "conv.event", "payload": frame})
+        told = {"type": "conv.event", "payload": staffed_frame(staffed=staffed[shop_id])}
+        await layer.group_send(realtime.shop_buyers_group(shop_id), told)

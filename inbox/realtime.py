@@ -41,6 +41,11 @@ def shop_agents_group(shop_id: int) -> str:
     return f"shop-{shop_id}-agents"
 
 
+def shop_buyers_group(shop_id: int) -> str:
+    """Every buyer socket of the shop: told whether any agent is online (``staffed``)."""
+    return f"shop-{shop_id}-buyers"
+
+
 def buyer_group(channel_id: int, buyer_id: str) -> str:
     # Buyer ids are free text; group names are short ASCII: a digest names the buyer.
     return f"buyer-{channel_id}-{hashlib.sha256(buyer_id.encode()).hexdigest()[:32]}"

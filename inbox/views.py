@@ -189,6 +189,10 @@ def _chat_strings() -> dict[str, str]:
     return {
         "connected": _("Connected"),
         "connecting": _("Connecting…"),
+        # Whether any agent of the shop is online now (``staffed`` frames).
+        "staffed": _("Customer service is online"),
+        "unstaffed": _("No one is online right now; leave a message and we will reply soon"),
+        "leaveMessage": _("Leave a message…"),
         "offline": _("Offline, reconnecting…"),
         "agentTyping": _("%(name)s is typing…"),
         "agent": _("Customer service"),

@@ -108,7 +108,8 @@ class AgentConsumer(JsonSocket):
         await self.send_frame(hello)
         await self.release()
         if came_online:
-            await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=True)
+            staffed = dict.fromkeys(self.shop_ids, True)
+            await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=True, staffed=staffed)
         self.heartbeat = asyncio.create_task(self._beat())
 
     def _open(self, user_id: int) -> tuple[dict, bool] | None:
@@ -155,7 +156,8 @@ class AgentConsumer(JsonSocket):
         if self.counted:
             went_offline = await self.db_call(presence.presence_disconnect)(user_id=self.user.pk)
             if went_offline:
-                await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=False)
+                staffed = await self.db_call(presence.shops_staffed)(shop_ids=self.shop_ids)
+                await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=False, staffed=staffed)
 
     # --- Hub frames, in order with the socket's own -------------------------------------
 

@@ -12,7 +12,9 @@ conversation's ``previous_id``: the page offers the older conversations one by o
 Every socket of the buyer on the channel is in the buyer's group (``realtime.buyer_group``),
 so each hears what happens in any of the buyer's conversations there. A socket moves on to a
 newer conversation when a message arrives in it: one another tab started, or an image sent
-over HTTP, or the first message after a resolve.
+over HTTP, or the first message after a resolve. Every buyer socket of the shop is also in
+``realtime.shop_buyers_group``, which is told when the shop's agents are all gone or one is
+back (``staffed`` frames; ``hello.staffed`` has it at connect).
 
 The socket is not sent the ``message.created`` of a message it sent itself: its ack carried
 the message already. The buyer's other sockets (tabs) get it.
@@ -31,7 +33,7 @@ from asgiref.sync import sync_to_async
 
 from customers.models import Customer
 
-from .. import events, realtime, services, visitor_quota
+from .. import events, presence, realtime, services, visitor_quota
 from ..buyer_identity import BuyerSession, session_token_read
 from ..models import Channel, Conversation
 from .base import (
@@ -108,6 +110,10 @@ class BuyerConsumer(JsonSocket):
             return
         self.group = realtime.buyer_group(self.web_channel.pk, self.buyer.buyer_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        shop_id = self.web_channel.shop_id
+        await self.channel_layer.group_add(realtime.shop_buyers_group(shop_id), self.channel_name)
+        # Read after joining: an agent coming online meanwhile is then told, not missed.
+        staffed = (await self.db_call(presence.shops_staffed)(shop_ids=[shop_id]))[shop_id]
         self.conversation_id = opened.pk if opened else None
         await self.accept()
         await self.send_frame(
@@ -116,6 +122,7 @@ class BuyerConsumer(JsonSocket):
                 "conversation_id": self.conversation_id,
                 "previous_id": opened.previous_id if opened else None,
                 "last_seq": opened.last_seq if opened else 0,
+                "staffed": staffed,
                 "customer": {
                     "id": self.customer.pk if self.customer else None,
                     "nickname": self.customer.nickname if self.customer else self.buyer.nickname,
@@ -136,6 +143,7 @@ class BuyerConsumer(JsonSocket):
     async def disconnect(self, code):
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(realtime.shop_buyers_group(self.web_channel.shop_id), self.channel_name)
 
     async def conv_event(self, message: dict) -> None:
         # Defence in depth: the buyer group only ever gets buyer forms; never forward a note

@@ -18,6 +18,7 @@
     image: document.getElementById("image-input"),
     connDot: document.getElementById("conn-dot"),
     connText: document.getElementById("conn-text"),
+    staffed: document.getElementById("staffed"),
     lightbox: document.getElementById("lightbox"),
     lightboxImg: document.getElementById("lightbox-img"),
     older: document.getElementById("older"),
@@ -321,6 +322,7 @@
         // the one we were in if another tab has moved the buyer on since.
         const previous = state.conversationId;
         state.socketConv = frame.conversation_id || null;
+        showStaffed(frame.staffed);
         follow(frame.conversation_id);
         noteEarliest(frame.conversation_id, frame.previous_id);
         if (frame.conversation_id) socket.send({ type: "resync", conversation_id: frame.conversation_id, last_seq: heldOf(frame.conversation_id) });
@@ -358,6 +360,9 @@
         markRead();
         updateTitle();
         break;
+      case "staffed":
+        showStaffed(frame.staffed);
+        break;
       case "typing":
         if (frame.side === "agent") {
           state.typingUntil = frame.is_typing ? Date.now() + 6000 : 0;
@@ -394,7 +399,18 @@
     }
   }, 1000);
 
+  // Whether anyone of the shop is online to answer now: said beside the connection, and the
+  // composer invites a message to be left when no one is.
+  const typePlaceholder = els.input.placeholder;
+  function showStaffed(staffed) {
+    els.staffed.hidden = false;
+    els.staffed.textContent = staffed ? S.staffed : S.unstaffed;
+    els.staffed.classList.toggle("is-away", !staffed);
+    els.input.placeholder = staffed ? typePlaceholder : S.leaveMessage;
+  }
+
   function onState(s) {
+    if (s !== "open") els.staffed.hidden = true; // known again from the next hello
     els.connDot.dataset.state = s === "open" ? "open" : s === "connecting" ? "connecting" : "offline";
     els.connText.textContent = s === "open" ? S.connected : s === "connecting" ? S.connecting : S.offline;
   }

@@ -115,6 +115,21 @@ def test_buyer_and_agent_chat_live(live, browser):
     expect(buyer.locator("[data-testid=read-state]")).to_have_text("已读")
 
 
+def test_the_buyer_page_says_whether_anyone_is_online_to_answer(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    buyer = buyer_page(browser, slug)
+    staffed = buyer.locator("[data-testid=staffed]")
+    expect(staffed).to_have_text("客服暂时不在，留言后会尽快回复您")
+    expect(buyer.locator("[data-testid=composer]")).to_have_attribute("placeholder", "留言给客服…")
+
+    workspace = browser.agent_page(agent)
+    expect(staffed).to_have_text("客服在线")
+    expect(buyer.locator("[data-testid=composer]")).to_have_attribute("placeholder", "输入消息…")
+    workspace.close()
+    expect(staffed).to_have_text("客服暂时不在，留言后会尽快回复您")
+
+
 def test_agent_reconnects_and_shows_missed_messages_once_in_order(live, browser):
     seed = live.helper("seed", agents=["阿强"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]

@@ -5,7 +5,9 @@ Runs on whichever channel layer the settings pick (in-memory, or Redis with REDI
 An agent socket hears full events only of the conversations it follows (watched, or assigned
 to its user) and coalesced ``list.update`` rows of every conversation of its shops. Rows leave
 on a timer, so the helpers below set them aside in ``communicator.rows`` (agent sockets only:
-a buyer socket that gets one fails) and tests that care about them look there.
+a buyer socket that gets one fails) and tests that care about them look there. Likewise a
+buyer socket's ``staffed`` frames (an agent of the shop came online or the last one left) go
+to ``communicator.staffing``.
 """
 import asyncio
 import json
@@ -82,6 +84,7 @@ async def buyer_socket(shop, customer, *, hello: bool = True) -> WebsocketCommun
         frame = await communicator.receive_json_from()
         assert frame["type"] == "hello"
         communicator.hello = frame
+    communicator.staffing = []
     return communicator
 
 
@@ -90,19 +93,24 @@ async def expect_closed(communicator: WebsocketCommunicator, code: int) -> None:
     assert output == {"type": "websocket.close", "code": code}
 
 
-def _is_row_frame(communicator, frame: dict) -> bool:
-    """Whether ``frame`` is a list row update an agent socket sets aside (see the module docstring)."""
-    return frame["type"] == "list.update" and getattr(communicator, "rows", None) is not None
+def _set_aside(communicator, frame: dict) -> list | None:
+    """Where a frame a socket sets aside goes (see the module docstring), or None."""
+    if frame["type"] == "list.update":
+        return getattr(communicator, "rows", None)
+    if frame["type"] == "staffed":
+        return getattr(communicator, "staffing", None)
+    return None
 
 
 async def receive(communicator, *, timeout: float = 2) -> dict:
-    """The next frame other than list rows (which go to ``communicator.rows``)."""
+    """The next frame other than those set aside (list rows, staffed)."""
     deadline = time.monotonic() + timeout
     while True:
         frame = await communicator.receive_json_from(timeout=max(0.01, deadline - time.monotonic()))
-        if not _is_row_frame(communicator, frame):
+        aside = _set_aside(communicator, frame)
+        if aside is None:
             return frame
-        communicator.rows.append(frame)
+        aside.append(frame)
 
 
 async def receive_type(communicator, frame_type: str, *, timeout: float = 2) -> dict:
@@ -113,12 +121,13 @@ async def receive_type(communicator, frame_type: str, *, timeout: float = 2) -> 
 
 
 async def assert_quiet(*communicators) -> None:
-    """Nothing but list rows arrives for QUIET seconds (rows go to ``communicator.rows``)."""
+    """Nothing but frames set aside arrives for QUIET seconds."""
     for communicator in communicators:
         while not await communicator.receive_nothing(timeout=QUIET):
             frame = await communicator.receive_json_from()
-            assert _is_row_frame(communicator, frame), frame
-            communicator.rows.append(frame)
+            aside = _set_aside(communicator, frame)
+            assert aside is not None, frame
+            aside.append(frame)
 
 
 def rows_of(communicator, conversation_id: int) -> list[dict]:
@@ -139,7 +148,7 @@ async def wait_row(communicator, conversation_id: int, last_seq: int, *, timeout
             f"no row of conversation {conversation_id} at last_seq {last_seq}; rows seen at {seen}"
         )
         frame = await communicator.receive_json_from()
-        assert _is_row_frame(communicator, frame), frame
+        assert frame["type"] == "list.update", frame
         communicator.rows.append(frame)
 
 
@@ -229,6 +238,7 @@ async def test_hello_frames(agent, shop, conversation, customer):
         "conversation_id": conversation.pk,
         "previous_id": None,
         "last_seq": 0,
+        "staffed": True,  # the agent's socket above is open
         "customer": {"id": customer.pk, "nickname": customer.nickname},
     }
     await close_all(agent_ws, buyer_ws)
@@ -997,6 +1007,26 @@ async def test_presence_counts_tabs_and_broadcasts_changes(agent, supervisor, sh
     assert online == [supervisor]
     await assert_quiet(outsider_ws)  # other shops hear nothing
     await close_all(watcher, outsider_ws)
+
+
+async def test_buyers_hear_whether_any_agent_of_the_shop_is_online(agent, supervisor, outsider, shop, customer):
+    buyer_ws = await buyer_socket(shop, customer)
+    assert buyer_ws.hello["staffed"] is False
+    first = await agent_socket(agent)
+    await assert_quiet(buyer_ws)
+    assert buyer_ws.staffing == [{"type": "staffed", "staffed": True}]
+    second = await agent_socket(supervisor)
+    outsider_ws = await agent_socket(outsider)  # another shop's agent: this shop's buyers hear nothing of it
+    await first.disconnect()  # the supervisor is still there
+    await assert_quiet(buyer_ws)
+    assert [frame["staffed"] for frame in buyer_ws.staffing] == [True, True, True]
+    await second.disconnect()
+    await assert_quiet(buyer_ws)
+    assert buyer_ws.staffing[-1] == {"type": "staffed", "staffed": False}
+    assert len(buyer_ws.staffing) == 4
+    late = await buyer_socket(shop, customer)
+    assert late.hello["staffed"] is False
+    await close_all(buyer_ws, late, outsider_ws)
 
 
 def test_stale_presence_is_offline_and_reset_on_connect(agent, shop):
