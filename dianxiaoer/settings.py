@@ -205,6 +205,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expire_seconds": 15},
     },
+    # A dead server process's agents are offline within PRESENCE_TTL plus this period.
+    "inbox: expire stale agent presence": {
+        "task": "inbox.tasks.expire_presence",
+        "schedule": 30.0,
+        "options": {"expire_seconds": 30},
+    },
 }
 CELERY_TIMEZONE = "Asia/Shanghai"
 

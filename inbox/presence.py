@@ -5,7 +5,10 @@ every ``HEARTBEAT_SECONDS`` while open and :func:`presence_disconnect` when it c
 count as two connections, and the agent goes offline when the last one closes. A server
 process that dies without running its disconnects leaves a count behind: an agent only
 counts as online while some socket has beaten within ``PRESENCE_TTL``, and the next connect
-after a stale period starts the count afresh.
+after a stale period starts the count afresh. Nobody would hear that the agent went offline,
+so a beat sweep (:func:`presence_expire_stale`) clears stale counts and broadcasts them; a
+socket still alive in a process that had merely stalled that long counts itself back in with
+its next heartbeat.
 
 Changes between online and offline are broadcast as ``{"type": "presence", "user_id",
 "online"}`` frames to every agents group of the user's shops, and as ``{"type": "staffed",
@@ -15,7 +18,6 @@ may give a conversation to.
 """
 from datetime import timedelta
 
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -56,9 +58,42 @@ def presence_disconnect(*, user_id: int) -> bool:
     return row.connections == 0
 
 
-def presence_heartbeat(*, user_id: int) -> None:
-    """Mark the agent as still there (one of their sockets is alive)."""
-    AgentPresence.objects.filter(user_id=user_id, connections__gt=0).update(last_seen_at=timezone.now())
+@transaction.atomic
+def presence_heartbeat(*, user_id: int) -> bool:
+    """Mark the agent as still there (one of their sockets is alive); True when that brings
+    them back online after the sweep had counted them out."""
+    row = AgentPresence.objects.select_for_update().filter(user_id=user_id).first()
+    if row is None:
+        return False
+    came_back = row.connections == 0
+    row.connections = max(row.connections, 1)
+    row.last_seen_at = timezone.now()
+    row.save(update_fields=["connections", "last_seen_at"])
+    return came_back
+
+
+@transaction.atomic
+def presence_expire_stale() -> list[int]:
+    """Count out the agents whose sockets all went silent (their server process died), and
+    tell their shops after the commit; returns their ids. Idempotent: a counted-out agent is
+    not stale any more, and rows another sweep holds are skipped."""
+    stale = list(
+        AgentPresence.objects.select_for_update(skip_locked=True)
+        .filter(connections__gt=0, last_seen_at__lt=_fresh_since())
+        .values_list("user_id", flat=True)
+    )
+    if not stale:
+        return []
+    AgentPresence.objects.filter(user_id__in=stale).update(connections=0)
+    shops_of: dict[int, list[int]] = {user_id: [] for user_id in stale}
+    for user_id, shop_id in Membership.objects.filter(user_id__in=stale).order_by("shop_id").values_list("user_id", "shop_id"):
+        shops_of[user_id].append(shop_id)
+    staffed = shops_staffed(shop_ids=sorted({shop_id for shop_ids in shops_of.values() for shop_id in shop_ids}))
+    messages = []
+    for user_id, shop_ids in shops_of.items():
+        messages += presence_messages(user_id=user_id, shop_ids=shop_ids, online=False, staffed=staffed)
+    realtime.publish_frames_on_commit(messages)
+    return stale
 
 
 def agents_online(*, shop_id: int) -> QuerySet[User]:
@@ -102,16 +137,16 @@ def staffed_frame(*, staffed: bool) -> dict:
     return {"type": "staffed", "staffed": staffed}
 
 
-async def presence_broadcast(*, user_id: int, shop_ids: list[int], online: bool, staffed: dict[int, bool]) -> None:
-    """Tell the agents of each shop that ``user_id`` came online or went offline, and its
-    buyers whether the shop is ``staffed`` now.
-
-    Sent as ready frames through the same ``conv.event`` message the realtime layer uses;
-    sockets forward payloads that carry a ``type`` unchanged.
-    """
-    layer = get_channel_layer()
-    frame = presence_frame(user_id=user_id, online=online)
+def presence_messages(*, user_id: int, shop_ids: list[int], online: bool, staffed: dict[int, bool]) -> list[tuple[str, dict]]:
+    """What to tell when ``user_id`` came online or went offline: the agents of each shop,
+    and its buyers whether the shop is ``staffed`` now."""
+    messages = []
     for shop_id in shop_ids:
-        await layer.group_send(realtime.shop_agents_group(shop_id), {"type": "conv.event", "payload": frame})
-        told = {"type": "conv.event", "payload": staffed_frame(staffed=staffed[shop_id])}
-        await layer.group_send(realtime.shop_buyers_group(shop_id), told)
+        messages.append((realtime.shop_agents_group(shop_id), presence_frame(user_id=user_id, online=online)))
+        messages.append((realtime.shop_buyers_group(shop_id), staffed_frame(staffed=staffed[shop_id])))
+    return messages
+
+
+async def presence_broadcast(*, user_id: int, shop_ids: list[int], online: bool, staffed: dict[int, bool]) -> None:
+    """Send :func:`presence_messages` now (from an agent socket opening or closing)."""
+    await realtime.send_frames(presence_messages(user_id=user_id, shop_ids=shop_ids, online=online, staffed=staffed))

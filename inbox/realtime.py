@@ -51,7 +51,8 @@ def buyer_group(channel_id: int, buyer_id: str) -> str:
     return f"buyer-{channel_id}-{hashlib.sha256(buyer_id.encode()).hexdigest()[:32]}"
 
 
-async def _send_all(messages: list[tuple[str, dict]]) -> None:
+async def send_frames(messages: list[tuple[str, dict]]) -> None:
+    """Send each ``(group, frame)`` now, as a ``conv.event`` that sockets forward unchanged."""
     wrapped = [(group, {"type": "conv.event", "payload": payload}) for group, payload in messages]
     await group_send_many(get_channel_layer(), wrapped)
 
@@ -78,7 +79,7 @@ class _Publisher:
                 messages.extend(self.queue.get_nowait())
             for attempt in range(1, PUBLISH_ATTEMPTS + 1):
                 try:
-                    await _send_all(messages)
+                    await send_frames(messages)
                     break
                 except Exception:  # stored anyway: clients fill the hole by resync
                     if attempt == PUBLISH_ATTEMPTS:
@@ -113,7 +114,7 @@ def _send(messages: list[tuple[str, dict]]) -> None:
     if loop is not None:
         loop.call_soon_threadsafe(_enqueue, loop, messages)
     elif not layer_relay.forward(messages):
-        async_to_sync(_send_all)(messages)
+        async_to_sync(send_frames)(messages)
 
 
 async def relay_sibling_events() -> None:
@@ -137,8 +138,12 @@ def publish_on_commit(
 ) -> None:
     """Queue one event for agents of the shop and, unless None, its buyer-side form for the
     ``buyer`` group (:func:`buyer_group`)."""
-    targets = _targets(shop_id=shop_id, agent_payload=agent_payload, buyer=buyer, buyer_payload=buyer_payload)
-    transaction.on_commit(lambda: _send(targets))
+    publish_frames_on_commit(_targets(shop_id=shop_id, agent_payload=agent_payload, buyer=buyer, buyer_payload=buyer_payload))
+
+
+def publish_frames_on_commit(messages: list[tuple[str, dict]]) -> None:
+    """Queue ``(group, frame)`` sends for when the transaction commits."""
+    transaction.on_commit(lambda: _send(messages))
 
 
 def publish_access_changed(*, shop_id: int, user_id: int, session: str | None = None) -> None:

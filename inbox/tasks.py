@@ -6,7 +6,8 @@ POST the same message twice, so the body carries a stable ``id`` (``dxe:message:
 the adapter to deduplicate on. Outcomes are recorded through
 :func:`inbox.services.message_delivery_update`, which never leaves "sent" once reached.
 A pending delivery whose task was lost is queued again by ``requeue_overdue_deliveries``.
-``wake_snoozed`` opens again the snoozed conversations whose time has come.
+``wake_snoozed`` opens again the snoozed conversations whose time has come;
+``expire_presence`` counts out agents whose server process died with their sockets.
 """
 import json
 import random
@@ -23,7 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dianxiaoer import safe_http
 
-from . import events
+from . import events, presence
 from .attachment_links import attachment_link
 from .models import Message
 from .services import conversation_wake_due, delivery_requeue_overdue, message_delivery_update
@@ -217,3 +218,10 @@ def wake_snoozed() -> int:
     Idempotent: a woken one is open, so a redelivered or overlapping run finds nothing more.
     """
     return len(conversation_wake_due())
+
+
+@shared_task(acks_late=True)
+def expire_presence() -> int:
+    """Beat, every 30 s: count out the agents whose sockets all went silent and tell their
+    shops (buyers stop reading 客服在线); returns how many. Idempotent, as the sweep is."""
+    return len(presence.presence_expire_stale())

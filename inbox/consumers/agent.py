@@ -108,9 +108,12 @@ class AgentConsumer(JsonSocket):
         await self.send_frame(hello)
         await self.release()
         if came_online:
-            staffed = dict.fromkeys(self.shop_ids, True)
-            await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=True, staffed=staffed)
+            await self._announce_online()
         self.heartbeat = asyncio.create_task(self._beat())
+
+    async def _announce_online(self) -> None:
+        staffed = dict.fromkeys(self.shop_ids, True)
+        await presence.presence_broadcast(user_id=self.user.pk, shop_ids=self.shop_ids, online=True, staffed=staffed)
 
     def _open(self, user_id: int) -> tuple[dict, bool] | None:
         user = User.objects.filter(pk=user_id, is_active=True).first()
@@ -145,9 +148,12 @@ class AgentConsumer(JsonSocket):
         while True:
             await asyncio.sleep(presence.HEARTBEAT_SECONDS)
             try:
-                await self.db_call(presence.presence_heartbeat)(user_id=self.user.pk)
+                came_back = await self.db_call(presence.presence_heartbeat)(user_id=self.user.pk)
             except Exception:
                 logger.exception("presence heartbeat failed")
+                continue
+            if came_back:
+                await self._announce_online()
 
     async def disconnect(self, code):
         if self.heartbeat is not None:

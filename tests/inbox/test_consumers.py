@@ -12,6 +12,7 @@ to ``communicator.staffing``.
 import asyncio
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
@@ -21,6 +22,7 @@ from django.core import signing
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Membership, Role
 from customers.models import Customer
@@ -29,7 +31,7 @@ from dianxiaoer.asgi import application
 from inbox import presence, services
 from inbox.buyer_identity import SESSION_TOKEN_SALT, BuyerSession, session_token_issue
 from inbox.consumers import base as consumer_base
-from inbox.models import Conversation, Message
+from inbox.models import AgentPresence, Conversation, Message
 
 from ..factories import ChannelFactory, ConversationFactory, CustomerFactory, MembershipFactory, UserFactory
 
@@ -1029,22 +1031,26 @@ async def test_buyers_hear_whether_any_agent_of_the_shop_is_online(agent, superv
     await close_all(buyer_ws, late, outsider_ws)
 
 
-def test_stale_presence_is_offline_and_reset_on_connect(agent, shop):
-    from datetime import timedelta
+async def test_agents_of_a_dead_process_go_offline_by_the_sweep_and_a_live_socket_beats_back(
+    agent, shop, customer, monkeypatch
+):
+    monkeypatch.setattr(presence, "HEARTBEAT_SECONDS", 1.0)
+    buyer_ws = await buyer_socket(shop, customer)
+    agent_ws = await agent_socket(agent)
 
-    from django.utils import timezone
+    def stall_then_sweep() -> list[int]:
+        # As if the agent's process had not beaten for the whole TTL: the sweep counts them out.
+        stale_since = timezone.now() - presence.PRESENCE_TTL - timedelta(seconds=1)
+        AgentPresence.objects.filter(user=agent).update(last_seen_at=stale_since)
+        return presence.presence_expire_stale()
 
-    from inbox.models import AgentPresence
-
-    assert presence.presence_connect(user_id=agent.pk) is True
-    assert presence.presence_connect(user_id=agent.pk) is False
-    # The process holding both sockets died: no disconnects, no heartbeats.
-    AgentPresence.objects.filter(user=agent).update(last_seen_at=timezone.now() - presence.PRESENCE_TTL - timedelta(seconds=1))
-    assert list(presence.agents_online(shop_id=shop.pk)) == []
-    assert presence.presence_connect(user_id=agent.pk) is True
-    assert AgentPresence.objects.get(user=agent).connections == 1
-    assert presence.presence_disconnect(user_id=agent.pk) is True
-    assert presence.presence_disconnect(user_id=agent.pk) is False
+    assert await database_sync_to_async(stall_then_sweep)() == [agent.pk]  # well before the first beat
+    await assert_quiet(buyer_ws)
+    assert buyer_ws.staffing == [{"type": "staffed", "staffed": True}, {"type": "staffed", "staffed": False}]
+    await asyncio.sleep(presence.HEARTBEAT_SECONDS)  # the socket is alive: its next beat counts it back in
+    await assert_quiet(buyer_ws)
+    assert buyer_ws.staffing[2:] == [{"type": "staffed", "staffed": True}]
+    await close_all(buyer_ws, agent_ws)
 
 
 async def test_membership_of_two_shops_joins_both(agent, shop, other_shop, conversation):

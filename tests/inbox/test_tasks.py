@@ -500,7 +500,9 @@ def test_wake_snoozed_opens_the_due_conversations_once(shop, agent_author, djang
 
 
 @pytest.mark.parametrize(
-    "sweep, period", [(tasks.requeue_overdue_deliveries, 60.0), (tasks.wake_snoozed, 15.0)], ids=["deliveries", "snoozed"]
+    "sweep, period",
+    [(tasks.requeue_overdue_deliveries, 60.0), (tasks.wake_snoozed, 15.0), (tasks.expire_presence, 30.0)],
+    ids=["deliveries", "snoozed", "presence"],
 )
 def test_beat_runs_each_sweep_on_its_period_and_drops_runs_no_worker_took(db, settings, sweep, period):
     """A run no worker started within its period expires: a worker back from an outage does
