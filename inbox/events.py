@@ -6,11 +6,12 @@ functions, so a client applies a live event and a resynced one with the same cod
 
 Each event has an agent form and, when the buyer may see it, a buyer form:
 
-- agent form: ``{kind, conversation_id, seq, message?|data?, actor?, conversation}``; ``actor``
-  (``{id, nickname}`` or null) names who made a recorded conversation event; ``conversation``
+- agent form: ``{kind, conversation_id, seq, message?|data?, at?, actor?, conversation}``;
+  ``at`` (ISO 8601) is when a recorded conversation event happened (a message has its
+  ``created_at``), ``actor`` (``{id, nickname}`` or null) who made it; ``conversation``
   is the conversation as a list row shows it (for live events: its state right after the
   change; for resync: its current state).
-- buyer form: ``{kind, conversation_id, seq, message?|data?}`` with no ``conversation`` and a
+- buyer form: ``{kind, conversation_id, seq, message?|data?, at?}`` with no ``conversation`` and a
   message stripped of agent-only fields (:data:`BUYER_MESSAGE_FIELDS`) or an event's data
   stripped likewise (:data:`BUYER_EVENT_DATA`). Private notes and the ``created``/``assigned``
   events have no buyer form.
@@ -126,13 +127,14 @@ def conversation_event(event: ConversationEvent, *, conversation: dict) -> tuple
         "conversation_id": event.conversation_id,
         "seq": event.seq,
         "data": event.data,
+        "at": iso_datetime(event.created_at),
         "actor": {"id": actor.pk, "nickname": actor.nickname} if actor is not None else None,
         "conversation": conversation,
     }
     buyer = None
     if event.kind in BUYER_EVENT_DATA:
         data = {key: event.data[key] for key in BUYER_EVENT_DATA[event.kind] if key in event.data}
-        buyer = {"kind": kind, "conversation_id": event.conversation_id, "seq": event.seq, "data": data}
+        buyer = {"kind": kind, "conversation_id": event.conversation_id, "seq": event.seq, "data": data, "at": agent["at"]}
     return agent, buyer
 
 

@@ -557,10 +557,11 @@ def _change_status(
         data["until"] = list_rows.iso_datetime(until)
     if reason:
         data["reason"] = reason
+    now = timezone.now()
     conversation.status = status
-    conversation.resolved_at = timezone.now() if status == Conversation.Status.RESOLVED else None
+    conversation.resolved_at = now if status == Conversation.Status.RESOLVED else None
     conversation.snoozed_until = until
-    _record_event(conversation, kind=ConversationEvent.Kind.STATUS, actor=actor, data=data)
+    _record_event(conversation, kind=ConversationEvent.Kind.STATUS, actor=actor, data=data, at=now)
 
 
 @transaction.atomic
@@ -631,6 +632,8 @@ def conversation_wake_due(*, now: datetime | None = None, limit: int = 500) -> l
 
 # A rating's optional comment: a sentence or two, as the marketplaces' surveys take.
 MAX_RATING_COMMENT_LENGTH = 200
+# As on the marketplaces, a survey is for right after the chat: a late one skews another day's KPIs.
+RATING_WINDOW = timedelta(hours=24)
 
 
 def _rated_this_session(conversation: Conversation) -> bool:
@@ -653,10 +656,11 @@ def conversation_rate(*, conversation: Conversation, customer: Customer, score: 
     """The buyer's 满意度 of the session that the conversation's last resolve ended.
 
     Only its own buyer rates it, only while it is resolved (the survey is offered at the
-    resolve), and once per session: a conversation continued or reopened and resolved again
-    is a new session, rated anew. Recorded as a ``rated`` event with the assignee and team of
-    the moment (what reports count by), kept on the conversation as its latest rating, and
-    published to the shop's agents and the buyer's sockets (other tabs hide the survey).
+    resolve) and within ``RATING_WINDOW`` of that resolve, and once per session: a
+    conversation continued or reopened and resolved again is a new session, rated anew.
+    Recorded as a ``rated`` event with the assignee and team of the moment (what reports
+    count by), kept on the conversation as its latest rating, and published to the shop's
+    agents and the buyer's sockets (other tabs hide the survey).
     """
     if isinstance(score, bool) or not isinstance(score, int) or score not in Conversation.Rating.values:
         raise ValidationError(_("Choose a rating from 1 to 5."))
@@ -672,6 +676,8 @@ def conversation_rate(*, conversation: Conversation, customer: Customer, score: 
         raise ValidationError(_("This conversation has not ended yet; rate it once it is resolved."))
     if _rated_this_session(conversation):
         raise ValidationError(_("You have already rated this conversation."))
+    if conversation.resolved_at < timezone.now() - RATING_WINDOW:
+        raise ValidationError(_("The time to rate this conversation has passed."))
     conversation.rating = score
     conversation.rated_at = timezone.now()
     data = {"score": score, "comment": comment, "assignee_id": conversation.assignee_id, "team_id": conversation.team_id}

@@ -255,6 +255,7 @@ def chat_page(request, shop_slug: str):
         "strings": _chat_strings(),
         "ratingLabels": _rating_labels(),
         "maxRatingComment": services.MAX_RATING_COMMENT_LENGTH,
+        "ratingWindowSeconds": int(services.RATING_WINDOW.total_seconds()),
     }
     response = render(
         request,

@@ -28,7 +28,7 @@
   // keyed by (conversation, seq) and read/held state is kept per conversation.
   const state = {
     messages: new Map(), // "conv:seq" -> message
-    statuses: new Map(), // conversation id -> its latest status change {seq, to}
+    statuses: new Map(), // conversation id -> its latest status change {seq, to, at}
     ratings: new Map(), // "conv:seq" -> the buyer's rating recorded there {convId, seq, score}
     pending: new Map(), // client_msg_id -> local message
     outbox: new window.DXE.Outbox((frame) => socket.send(frame), (cmid) => upload(cmid)), // {frame} | {file}
@@ -132,6 +132,9 @@
     state.ratings.set(key(convId, seq), { convId, seq, score });
   }
 
+  /** Whether a resolve at `at` (ISO 8601) may still be rated; the server has the last word. */
+  const ratingOpen = (at) => Date.parse(at) + cfg.ratingWindowSeconds * 1000 > Date.now();
+
   /** Whether the session that the conversation's last resolve ended is rated: a rating after it. */
   function ratedSince(convId, seq) {
     for (const r of state.ratings.values()) if (r.convId === convId && r.seq > seq) return true;
@@ -207,8 +210,9 @@
     for (const [convId, change] of state.statuses) {
       if (change.to !== "resolved") continue;
       items.push([order(convId, change.seq), `l${key(convId, change.seq)}`, S.resolved, () => h("div", { class: "line" }, h("span", null, S.resolved))]);
-      // The survey follows, until that session is rated; only in the conversation the buyer is in.
-      if (convId === state.conversationId && !ratedSince(convId, change.seq))
+      // The survey follows, until that session is rated or its time to rate has passed; only
+      // in the conversation the buyer is in.
+      if (convId === state.conversationId && !ratedSince(convId, change.seq) && ratingOpen(change.at))
         items.push([order(convId, change.seq + 0.5), `r${key(convId, change.seq)}`, "", () => surveyEl(convId)]);
     }
     for (const r of state.ratings.values()) {
@@ -306,7 +310,7 @@
       // Live and resynced events may come in any order and twice: the latest seq decides.
       const latest = state.statuses.get(convId);
       if (!latest || ev.seq > latest.seq) {
-        state.statuses.set(convId, { seq: ev.seq, to: (ev.data || {}).to });
+        state.statuses.set(convId, { seq: ev.seq, to: (ev.data || {}).to, at: ev.at });
         render();
       }
     } else if (ev.kind === "conversation.rated") {

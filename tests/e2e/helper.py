@@ -106,11 +106,24 @@ def op_snooze_time_comes(*, conversation_id: int) -> list[int]:
     return services.conversation_wake_due(now=due)
 
 
+def _date_resolve_back(conversation_id: int, by: datetime.timedelta) -> None:
+    """Date a resolved conversation's last resolve ``by`` back: ``resolved_at`` and the time
+    of its status event (what the buyer's page reads), which the services keep equal."""
+    earlier = timezone.now() - by
+    Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.RESOLVED).update(resolved_at=earlier)
+    resolve = ConversationEvent.objects.filter(conversation_id=conversation_id, kind=ConversationEvent.Kind.STATUS).latest("seq")
+    ConversationEvent.objects.filter(pk=resolve.pk).update(created_at=earlier)
+
+
 def op_age_resolve(*, conversation_id: int) -> None:
     """Date the conversation's resolve ``CONTINUE_AFTER_RESOLVE`` back: the buyer's next
     message starts a new conversation instead of continuing this one."""
-    earlier = timezone.now() - services.CONTINUE_AFTER_RESOLVE
-    Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.RESOLVED).update(resolved_at=earlier)
+    _date_resolve_back(conversation_id, services.CONTINUE_AFTER_RESOLVE)
+
+
+def op_close_rating_window(*, conversation_id: int) -> None:
+    """Date the conversation's resolve back past ``RATING_WINDOW``: too late to rate it."""
+    _date_resolve_back(conversation_id, services.RATING_WINDOW + datetime.timedelta(minutes=1))
 
 
 def op_platform_buyer_message(*, slug: str, buyer_id: str, text: str, nickname: str = "") -> dict:

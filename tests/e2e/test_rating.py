@@ -71,3 +71,29 @@ def test_the_buyer_rates_the_ended_chat_and_the_agent_sees_it_live(live, browser
     workspace.click("[data-testid=resolve]")
     expect(card).to_be_visible()
     expect(thanks).to_have_count(1)  # the earlier session's, above
+
+
+def test_the_survey_closes_a_day_after_the_resolve(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    buyer = buyer_page(browser, slug)
+    buyer_send(buyer, "请问包邮吗？")
+    wait_acked(buyer)
+    (conversation,) = live.helper("conversations", slug=slug)
+    live.helper("resolve", conversation_id=conversation["id"], agent_id=agent["id"])
+    card = buyer.locator("[data-testid=rating-card]")
+    expect(card).to_be_visible()
+
+    # Left open past the window, the survey still shows; the server refuses it, and says why.
+    live.helper("close_rating_window", conversation_id=conversation["id"])
+    card.locator(".rating-choice", has_text="一般").click()
+    card.get_by_role("button", name="提交").click()
+    expect(card.locator("[data-testid=rating-error]")).to_have_text("本次会话的评价时间已过。")
+    expect(card.get_by_role("button", name="提交")).to_be_enabled()
+    assert live.helper("ratings", conversation_id=conversation["id"]) == []
+
+    # Loaded again, the page shows the ended chat without a survey.
+    buyer.reload()
+    buyer.wait_for_selector('#conn-dot[data-state="open"]')
+    expect(buyer.locator(".line", has_text="本次会话已结束")).to_have_count(1)
+    expect(card).to_have_count(0)

@@ -31,6 +31,7 @@ from dianxiaoer.asgi import application
 from inbox import presence, services
 from inbox.buyer_identity import SESSION_TOKEN_SALT, BuyerSession, session_token_issue
 from inbox.consumers import base as consumer_base
+from inbox.list_rows import iso_datetime
 from inbox.models import AgentPresence, Conversation, Message
 
 from ..factories import ChannelFactory, ConversationFactory, CustomerFactory, MembershipFactory, UserFactory
@@ -709,7 +710,9 @@ async def test_the_buyer_rates_the_ended_chat_and_every_tab_and_the_agent_hear_i
 
     await rating.send_json_to({"type": "rate", "conversation_id": conversation.pk, "score": 4, "comment": "很耐心"})
     assert await receive_type(rating, "rated") == {"type": "rated", "conversation_id": conversation.pk, "seq": 3, "score": 4}
+    rated_at = await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation.pk).rated_at)()
     told = {"kind": "conversation.rated", "conversation_id": conversation.pk, "seq": 3, "data": {"score": 4}}
+    told["at"] = iso_datetime(rated_at)
     for tab in (rating, other_tab):  # the other tab hides its survey; the rating one holds the seq
         assert (await receive_type(tab, "event"))["event"] == told
     event = (await receive_type(agent_ws, "event"))["event"]
@@ -774,6 +777,23 @@ async def test_an_open_chat_is_not_rated_and_another_buyers_is_not_found(agent, 
     await assert_quiet(buyer_ws)
     assert await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation.pk).rating)() is None
     await close_all(buyer_ws, stranger_ws)
+
+
+async def test_a_rating_after_its_window_gets_an_error_and_the_socket_stays(agent, shop, conversation, customer):
+    buyer_ws = await buyer_socket(shop, customer)
+    await database_sync_to_async(services.conversation_resolve)(conversation=conversation, actor=agent)
+    resolve = (await receive_type(buyer_ws, "event"))["event"]
+    resolved_at = await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation.pk).resolved_at)()
+    assert resolve["at"] == iso_datetime(resolved_at)  # what the page counts the window from
+    late = resolved_at - services.RATING_WINDOW - timedelta(seconds=1)
+    await database_sync_to_async(Conversation.objects.filter(pk=conversation.pk).update)(resolved_at=late)
+    await buyer_ws.send_json_to({"type": "rate", "conversation_id": conversation.pk, "score": 5})
+    error = await receive_type(buyer_ws, "error")
+    assert (error["code"], error["ref"], error["message"]) == ("invalid", "rate", "本次会话的评价时间已过。")
+    await ping_ok(buyer_ws)
+    await assert_quiet(buyer_ws)
+    assert await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation.pk).rating)() is None
+    await close_all(buyer_ws)
 
 
 # --- Read receipts and typing -----------------------------------------------------------------

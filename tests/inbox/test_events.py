@@ -39,7 +39,7 @@ def test_buyer_forms_hide_agent_only_things(conversation, agent):
     assert buyer_form["message"]["author"] == {"nickname": agent.nickname}
     assert not {"is_private", "delivery_state", "delivery_error_code", "delivery_error_detail"} & set(buyer_form["message"])
     for kind, shown in [("created", False), ("assigned", False), ("status", True), ("read", True), ("rated", True)]:
-        event = ConversationEvent(conversation=conversation, seq=9, kind=kind, data={})
+        event = ConversationEvent(conversation=conversation, seq=9, kind=kind, data={}, created_at=timezone.now())
         assert (events.conversation_event(event, conversation=snapshot)[1] is not None) is shown
     # Payloads travel through channel layers and JSON: they must survive a round trip.
     assert json.loads(json.dumps(agent_form)) == agent_form

@@ -606,7 +606,13 @@ def test_the_buyer_rates_a_resolved_conversation_for_its_assignee_told_after_com
     )
     # The buyer's other tabs learn the score only: whom it counts for is the shop's.
     buyer_payload = payloads[realtime.buyer_group(conversation.channel_id, conversation.customer.platform_buyer_id)]
-    assert buyer_payload == {"kind": "conversation.rated", "conversation_id": conversation.pk, "seq": seq, "data": {"score": 4}}
+    assert buyer_payload == {
+        "kind": "conversation.rated",
+        "conversation_id": conversation.pk,
+        "seq": seq,
+        "data": {"score": 4},
+        "at": iso_datetime(conversation.rated_at),
+    }
 
 
 def test_an_unassigned_conversation_is_rated_for_nobody_and_without_a_comment(conversation, agent):
@@ -689,6 +695,42 @@ def test_the_bounds_themselves_are_taken(conversation, agent):
     services.conversation_resolve(conversation=conversation, actor=agent)
     services.conversation_rate(conversation=conversation, customer=customer, score=5)
     assert [data["score"] for _, _, data in rated_events(conversation)] == [1, 5]
+
+
+def resolved_ago(conversation, ago: timedelta) -> None:
+    """Date the conversation's last resolve ``ago`` back."""
+    Conversation.objects.filter(pk=conversation.pk).update(resolved_at=timezone.now() - ago)
+
+
+def test_a_resolve_is_rated_within_the_window_and_not_after(conversation, agent, shop):
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    resolved_ago(conversation, services.RATING_WINDOW + timedelta(seconds=1))
+    with translation.override("en"), pytest.raises(ValidationError, match="time to rate this conversation has passed"):
+        services.conversation_rate(conversation=conversation, customer=conversation.customer, score=5)
+    conversation.refresh_from_db()
+    assert (conversation.rating, conversation.rated_at, rated_events(conversation)) == (None, None, [])
+
+    other = ConversationFactory(shop=shop)
+    services.conversation_resolve(conversation=other, actor=agent)
+    resolved_ago(other, services.RATING_WINDOW - timedelta(minutes=1))
+    services.conversation_rate(conversation=other, customer=other.customer, score=5)
+    assert [data["score"] for _, _, data in rated_events(other)] == [5]
+
+
+def test_the_window_counts_from_the_latest_resolve(conversation, agent):
+    customer = conversation.customer
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    resolved_ago(conversation, services.RATING_WINDOW + timedelta(hours=1))
+    with pytest.raises(ValidationError):
+        services.conversation_rate(conversation=conversation, customer=customer, score=2)
+    services.conversation_reopen(conversation=conversation, actor=agent)
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    conversation.refresh_from_db()
+    # The time the buyer's page counts from: the resolve's event carries it.
+    resolve = ConversationEvent.objects.filter(conversation=conversation, kind="status").latest("seq")
+    assert (resolve.data["to"], resolve.created_at) == ("resolved", conversation.resolved_at)
+    services.conversation_rate(conversation=conversation, customer=customer, score=4)
+    assert [data["score"] for _, _, data in rated_events(conversation)] == [4]
 
 
 @pytest.mark.parametrize("rating, rated_at", [(6, timezone.now()), (0, timezone.now()), (4, None), (None, timezone.now())])
