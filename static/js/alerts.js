@@ -12,8 +12,10 @@
 
   const SOUND_KEY = "dxe.alerts.sound";
   const DESKTOP_KEY = "dxe.alerts.desktop";
-  // One chime for a burst (the messages missed while offline arrive together on reconnect).
+  // One chime for a burst (the messages missed while offline arrive together on reconnect),
+  // whichever tabs say its alerts: the tab that chimes holds this Web Lock for the gap.
   const CHIME_GAP_MS = 1000;
+  const CHIME_LOCK = "dxe.alerts.chime";
   // Two rising sine notes: (frequency in Hz, start in s).
   const NOTES = [
     [880, 0],
@@ -192,10 +194,39 @@
       return this.audio;
     }
 
-    _chime() {
-      const now = Date.now();
-      if (now - this.lastChime < CHIME_GAP_MS) return;
-      this.lastChime = now;
+    /** Resolves true if this tab may chime now: no tab of this browser chimed in the last
+     * CHIME_GAP_MS (longer in a hidden tab, whose timer may run late). The tab that chimes
+     * takes the Web Lock and holds it that long, so two tabs each saying some alerts of one
+     * burst at the same moment cannot both chime, as they could with a time kept in
+     * localStorage (a tab may read another's write late). Without Web Locks (an insecure
+     * origin) each tab spaces its own chimes. */
+    _chimeDue() {
+      const own = () => {
+        const now = Date.now();
+        if (now - this.lastChime < CHIME_GAP_MS) return false;
+        this.lastChime = now;
+        return true;
+      };
+      return new Promise((resolve) => {
+        if (!navigator.locks) {
+          resolve(own());
+          return;
+        }
+        navigator.locks
+          .request(CHIME_LOCK, { ifAvailable: true }, (lock) => {
+            if (!lock) {
+              resolve(false);
+              return null;
+            }
+            resolve(true);
+            return new Promise((release) => window.setTimeout(release, CHIME_GAP_MS));
+          })
+          .catch(() => resolve(own()));
+      });
+    }
+
+    async _chime() {
+      if (!(await this._chimeDue())) return;
       const ctx = this._context();
       if (!ctx) return;
       const t = ctx.currentTime;

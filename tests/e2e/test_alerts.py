@@ -307,3 +307,42 @@ def test_without_storage_or_web_locks_a_tab_still_alerts(live, browser):
     new = live.helper("buyer_message", slug=slug, buyer_id="tb-new", nickname="新买家", text="有货吗？")["conversation_id"]
     wait_chimes(page, 1)
     assert [(note["title"], note["tag"]) for note in notes(page)] == [("新会话：新买家", f"dxe-conversation-{new}")]
+
+
+def test_one_chime_for_a_burst_whichever_tabs_say_its_alerts(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    first = alert_page(browser, agent, permission="granted")
+    first.locator("[data-testid=desktop-toggle]").click()  # also the gesture that lets it sound
+    second = another_tab(browser, first, permission="granted")
+    tabs = [first, second]
+    sound = second.locator("[data-testid=sound-toggle]")
+    sound.click()  # off and on again: the gesture that lets this one sound too
+    sound.click()
+    expect(first.locator("[data-testid=sound-toggle]")).to_have_attribute("aria-pressed", "true")
+
+    # The agent looks at one tab as a conversation comes, then at the other as the next comes
+    # within the second: each tab says one, and one chime sounds.
+    set_hidden(second, True)
+    one = live.helper("buyer_message", slug=slug, buyer_id="tb-1", nickname="买家1", text="在吗")["conversation_id"]
+    wait_chimes(first, 1)
+    set_hidden(first, True)
+    set_hidden(second, False)
+    two = live.helper("buyer_message", slug=slug, buyer_id="tb-2", nickname="买家2", text="在吗")["conversation_id"]
+    for tab in tabs:
+        expect(row_of(tab, one)).to_be_visible()
+        expect(row_of(tab, two)).to_be_visible()
+    wait_all_chimes(tabs, 1)
+
+    # Both hidden: a later burst chimes once more, and each of its alerts still shows on the desktop.
+    set_hidden(second, True)
+    burst = [
+        live.helper("buyer_message", slug=slug, buyer_id=f"tb-{i}", nickname=f"买家{i}", text="有货吗？")["conversation_id"]
+        for i in range(3, 6)
+    ]
+    deadline = time.monotonic() + 10
+    while len(notes(first) + notes(second)) < len(burst) and time.monotonic() < deadline:
+        first.wait_for_timeout(50)
+    wait_all_chimes(tabs, 2)
+    tags = sorted(note["tag"] for note in notes(first) + notes(second))
+    assert tags == sorted(f"dxe-conversation-{conv}" for conv in burst)
