@@ -35,7 +35,8 @@ MAX_SNOOZE_DAYS = 30
 # Why a snoozed conversation opened again by itself: the ``reason`` of its status event.
 WAKE_BUYER_MESSAGE = "buyer_message"
 WAKE_SNOOZE_ENDED = "snooze_ended"
-# Why a resolved one did: its buyer wrote again within ``CONTINUE_AFTER_RESOLVE``.
+# Why a resolved one did: its buyer wrote in it again (the chat page continues one only
+# within ``CONTINUE_AFTER_RESOLVE``, else opens a new conversation).
 REOPEN_BUYER_RETURNED = "buyer_returned"
 
 
@@ -312,7 +313,7 @@ def _append_message(
         message._prefetched_objects_cache = {"attachments": _no_attachments()}
 
     changed = ["last_seq"]
-    woken = False
+    reopened_from = None
     if not is_private:
         conversation.last_message_at = now
         conversation.last_message_preview = _preview(message, len(attachments))
@@ -321,16 +322,12 @@ def _append_message(
             conversation.agent_unread_count += 1
             conversation.waiting_since = conversation.waiting_since or now
             changed += ["agent_unread_count", "waiting_since"]
-            if conversation.status == Conversation.Status.RESOLVED:
+            if conversation.status in (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED):
+                # Open again at once: the buyer is waiting now. The status event follows the message.
+                reopened_from = conversation.status
                 conversation.status = Conversation.Status.OPEN
-                conversation.resolved_at = None
-                changed += ["status", "resolved_at"]
-            elif conversation.status == Conversation.Status.SNOOZED:
-                # Woken at once: the buyer is waiting now. The event follows the message.
-                woken = True
-                conversation.status = Conversation.Status.OPEN
-                conversation.snoozed_until = None
-                changed += ["status", "snoozed_until"]
+                conversation.resolved_at = conversation.snoozed_until = None
+                changed += ["status", "resolved_at", "snoozed_until"]
             customer = conversation.customer
             if customer.last_contact_at is None or (now - customer.last_contact_at).total_seconds() > LAST_CONTACT_RESOLUTION_SECONDS:
                 customer.last_contact_at = now
@@ -350,12 +347,13 @@ def _append_message(
         buyer=_buyer_group(conversation),
         buyer_payload=buyer_payload,
     )
-    if woken:
+    if reopened_from is not None:
+        reason = WAKE_BUYER_MESSAGE if reopened_from == Conversation.Status.SNOOZED else REOPEN_BUYER_RETURNED
         _record_event(
             conversation,
             kind=ConversationEvent.Kind.STATUS,
             actor=None,
-            data={"from": Conversation.Status.SNOOZED, "to": Conversation.Status.OPEN, "reason": WAKE_BUYER_MESSAGE},
+            data={"from": reopened_from, "to": Conversation.Status.OPEN, "reason": reason},
         )
     if delivers_to_platform:
         from .tasks import deliver_message

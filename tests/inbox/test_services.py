@@ -246,11 +246,14 @@ def test_resolve_reopen_and_buyer_message_reopens(conversation, agent):
     assert conversation.status == Conversation.Status.RESOLVED and conversation.resolved_at
     services.conversation_reopen(conversation=conversation, actor=agent)
     services.conversation_resolve(conversation=conversation, actor=agent)
-    services.message_send(conversation=conversation, sender_kind="buyer", text="还有个问题")
+    # Sent into the resolved conversation itself (the chat's paths pick the conversation
+    # first, see the CONTINUE_AFTER_RESOLVE tests): opened, with an event saying why after it.
+    message, _ = services.message_send(conversation=conversation, sender_kind="buyer", text="还有个问题")
     conversation.refresh_from_db()
-    assert conversation.status == Conversation.Status.OPEN
-    kinds = list(conversation.events.values_list("kind", "data"))
-    assert [k for k, _ in kinds] == ["status", "status", "status"]
+    assert (conversation.status, conversation.resolved_at) == (Conversation.Status.OPEN, None)
+    events = list(conversation.events.order_by("seq").values_list("kind", "seq", "data"))
+    assert [kind for kind, _, _ in events] == ["status"] * 4
+    assert events[-1][1:] == (message.seq + 1, {"from": "resolved", "to": "open", "reason": "buyer_returned"})
 
 
 def test_mark_read_only_moves_forward(conversation, agent):
