@@ -132,8 +132,15 @@
     state.ratings.set(key(convId, seq), { convId, seq, score });
   }
 
-  /** Whether a resolve at `at` (ISO 8601) may still be rated; the server has the last word. */
-  const ratingOpen = (at) => Date.parse(at) + cfg.ratingWindowSeconds * 1000 > Date.now();
+  /** Until when a resolve at `at` (ISO 8601) may be rated; the server has the last word. */
+  const ratingCloses = (at) => Date.parse(at) + cfg.ratingWindowSeconds * 1000;
+  let surveyTimer = null;
+
+  /** Render again as the survey's time runs out, so a page left open loses it by itself. */
+  function closeSurveyAt(closes) {
+    clearTimeout(surveyTimer);
+    surveyTimer = setTimeout(render, Math.max(0, closes - Date.now()) + 100);
+  }
 
   /** Whether the session that the conversation's last resolve ended is rated: a rating after it. */
   function ratedSince(convId, seq) {
@@ -212,8 +219,10 @@
       items.push([order(convId, change.seq), `l${key(convId, change.seq)}`, S.resolved, () => h("div", { class: "line" }, h("span", null, S.resolved))]);
       // The survey follows, until that session is rated or its time to rate has passed; only
       // in the conversation the buyer is in.
-      if (convId === state.conversationId && !ratedSince(convId, change.seq) && ratingOpen(change.at))
+      if (convId === state.conversationId && !ratedSince(convId, change.seq) && ratingCloses(change.at) > Date.now()) {
         items.push([order(convId, change.seq + 0.5), `r${key(convId, change.seq)}`, "", () => surveyEl(convId)]);
+        closeSurveyAt(ratingCloses(change.at));
+      }
     }
     for (const r of state.ratings.values()) {
       const text = fmt(S.ratingThanks, { rating: ratingLabel(r.score) });

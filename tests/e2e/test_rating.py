@@ -97,3 +97,21 @@ def test_the_survey_closes_a_day_after_the_resolve(live, browser):
     buyer.wait_for_selector('#conn-dot[data-state="open"]')
     expect(buyer.locator(".line", has_text="本次会话已结束")).to_have_count(1)
     expect(card).to_have_count(0)
+
+
+def test_a_survey_left_on_screen_goes_when_its_time_runs_out(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    buyer = buyer_page(browser, slug)
+    buyer_send(buyer, "发什么快递？")
+    wait_acked(buyer)
+    buyer.clock.install()  # the page's own clock from here on, to move a day ahead
+    (conversation,) = live.helper("conversations", slug=slug)
+    live.helper("resolve", conversation_id=conversation["id"], agent_id=agent["id"])
+    card = buyer.locator("[data-testid=rating-card]")
+    expect(card).to_be_visible()
+    buyer.clock.fast_forward("23:59:00")
+    expect(card).to_be_visible()
+    buyer.clock.fast_forward("01:01")
+    expect(card).to_have_count(0)
+    expect(buyer.locator(".line", has_text="本次会话已结束")).to_have_count(1)
