@@ -87,7 +87,10 @@ def chimes(page) -> int:
 
 
 def wait_chimes(page, n: int) -> None:
-    page.wait_for_function(f"__alerts.tones.length >= {2 * n}")
+    # Polled from here, not by the page: the page's own timers may be held (``hold_clock``).
+    deadline = time.monotonic() + 10
+    while chimes(page) < n and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     assert chimes(page) == n
 
 
@@ -102,6 +105,12 @@ def wait_all_chimes(pages, n: int) -> None:
 
 def notes(page) -> list[dict]:
     return page.evaluate("__alerts.notes.map(n => ({title: n.title, body: n.options.body, tag: n.options.tag}))")
+
+
+def hold_clock(page) -> None:
+    """Stop the browser's clock (installed by ``page.clock.install()``) where it is: timers
+    fire only as the test moves it on (``run_for``)."""
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 0.01)  # in seconds
 
 
 def set_hidden(page, hidden: bool) -> None:
@@ -322,24 +331,43 @@ def test_one_chime_for_a_burst_whichever_tabs_say_its_alerts(live, browser):
     expect(first.locator("[data-testid=sound-toggle]")).to_have_attribute("aria-pressed", "true")
 
     # The agent looks at one tab as a conversation comes, then at the other as the next comes
-    # within the second: each tab says one, and one chime sounds.
+    # within the second: each tab says one, and one chime sounds. "Within the second" on the
+    # browser's clock (every tab's timers and Date), which the test holds still and moves on
+    # itself, however slow this machine is.
+    first.clock.install()
+    hold_clock(first)
     set_hidden(second, True)
     one = live.helper("buyer_message", slug=slug, buyer_id="tb-1", nickname="买家1", text="在吗")["conversation_id"]
+    for tab in tabs:  # a row with its first message: the tab's claim of the alert is due
+        expect(row_of(tab, one)).to_contain_text("在吗")
+    first.clock.run_for(100)  # the tab looked at claims at once, the others a step later
     wait_chimes(first, 1)
     set_hidden(first, True)
     set_hidden(second, False)
     two = live.helper("buyer_message", slug=slug, buyer_id="tb-2", nickname="买家2", text="在吗")["conversation_id"]
     for tab in tabs:
-        expect(row_of(tab, one)).to_be_visible()
-        expect(row_of(tab, two)).to_be_visible()
+        expect(row_of(tab, two)).to_contain_text("在吗")
+    # Each tab runs its own timers: the one looked at must have claimed before the other's
+    # turn comes, so the clock moves on in two steps.
+    first.clock.run_for(50)
+    said = f"localStorage.getItem('dxe.alerts.said.new-{two}')"
+    deadline = time.monotonic() + 10
+    while second.evaluate(said) is None and time.monotonic() < deadline:
+        second.wait_for_timeout(50)
+    first.clock.run_for(250)  # 400 ms after the chime: every claim of both is done
     wait_all_chimes(tabs, 1)
 
     # Both hidden: a later burst chimes once more, and each of its alerts still shows on the desktop.
+    first.clock.run_for(1000)  # the chime's gap is over
     set_hidden(second, True)
     burst = [
         live.helper("buyer_message", slug=slug, buyer_id=f"tb-{i}", nickname=f"买家{i}", text="有货吗？")["conversation_id"]
         for i in range(3, 6)
     ]
+    for tab in tabs:
+        for conversation in burst:
+            expect(row_of(tab, conversation)).to_contain_text("有货吗？")
+    first.clock.run_for(300)
     deadline = time.monotonic() + 10
     while len(notes(first) + notes(second)) < len(burst) and time.monotonic() < deadline:
         first.wait_for_timeout(50)
