@@ -86,19 +86,22 @@ def chimes(page) -> int:
     return len(tones) // 2
 
 
-def wait_chimes(page, n: int) -> None:
-    # Polled from here, not by the page: the page's own timers may be held (``hold_clock``).
+def wait_until(page, done) -> None:
+    """Poll ``done()`` for up to 10 s from here, not by the page: the page's own timers may be
+    held (``hold_clock``)."""
     deadline = time.monotonic() + 10
-    while chimes(page) < n and time.monotonic() < deadline:
+    while not done() and time.monotonic() < deadline:
         page.wait_for_timeout(50)
+
+
+def wait_chimes(page, n: int) -> None:
+    wait_until(page, lambda: chimes(page) >= n)
     assert chimes(page) == n
 
 
 def wait_all_chimes(pages, n: int) -> None:
     """Wait for ``n`` chimes across ``pages``, then give the others their chance: still ``n``."""
-    deadline = time.monotonic() + 10
-    while sum(chimes(page) for page in pages) < n and time.monotonic() < deadline:
-        pages[0].wait_for_timeout(50)
+    wait_until(pages[0], lambda: sum(chimes(page) for page in pages) >= n)
     pages[0].wait_for_timeout(SETTLE_MS)
     assert sum(chimes(page) for page in pages) == n, [chimes(page) for page in pages]
 
@@ -351,9 +354,7 @@ def test_one_chime_for_a_burst_whichever_tabs_say_its_alerts(live, browser):
     # turn comes, so the clock moves on in two steps.
     first.clock.run_for(50)
     said = f"localStorage.getItem('dxe.alerts.said.new-{two}')"
-    deadline = time.monotonic() + 10
-    while second.evaluate(said) is None and time.monotonic() < deadline:
-        second.wait_for_timeout(50)
+    wait_until(second, lambda: second.evaluate(said) is not None)
     first.clock.run_for(250)  # 400 ms after the chime: every claim of both is done
     wait_all_chimes(tabs, 1)
 
@@ -368,9 +369,7 @@ def test_one_chime_for_a_burst_whichever_tabs_say_its_alerts(live, browser):
         for conversation in burst:
             expect(row_of(tab, conversation)).to_contain_text("有货吗？")
     first.clock.run_for(300)
-    deadline = time.monotonic() + 10
-    while len(notes(first) + notes(second)) < len(burst) and time.monotonic() < deadline:
-        first.wait_for_timeout(50)
+    wait_until(first, lambda: len(notes(first) + notes(second)) >= len(burst))
     wait_all_chimes(tabs, 2)
     tags = sorted(note["tag"] for note in notes(first) + notes(second))
     assert tags == sorted(f"dxe-conversation-{conv}" for conv in burst)
