@@ -31,6 +31,7 @@
       ws.paintAvatar(els.custAvatar, name, c.id);
       els.custBuyerId.textContent = c.platform_buyer_id || "";
       els.custPhone.textContent = c.masked_phone || "—";
+      els.custPhone.classList.toggle("mono", Boolean(c.masked_phone)); // the mask in monospace; the "—" as in the other rows
       els.custRealName.textContent = c.name || "—";
       els.custLastContact.textContent = c.last_contact_at ? timeLabel(c.last_contact_at) : "—";
       if (!els.custVip.options.length) {
