@@ -11,8 +11,9 @@
 2. Serves the app with daphne as in production (``DEBUG=0``, ``HTTPS=0``, a random key).
 3. Takes an API token for an agent of both shops, then times, sequentially and with
    ``--concurrency`` clients on keep-alive connections: the first list page, a deep keyset
-   page (``next`` followed ``--deep-pages`` times), a filtered page (open + unassigned) and
-   one conversation's messages.
+   page (``next`` followed ``--deep-pages`` times), a filtered page (open + unassigned),
+   one conversation's messages, and a search that matches nothing (buyers and every message
+   of the shops looked at: the search's worst case).
 4. Counts SQL queries per request by running the same requests in-process against the same
    database under ``CaptureQueriesContext``.
 
@@ -526,6 +527,8 @@ def main() -> int:
             f"list page {followed + 1} (keyset)": deep_path,
             "list open+unassigned": filtered_path,
             "messages of one conversation": messages_path,
+            # Nothing matches: every conversation of the shops is looked at (the worst case).
+            "search, no match": "/api/v1/conversations/?q=%E4%B8%8D%E5%AD%98%E5%9C%A8%E7%9A%84%E8%AF%8D&page_size=25",
         }
         scenarios = {name: path for name, path in scenarios.items() if args.only in name}
         queries = count_queries(token, scenarios)

@@ -87,7 +87,7 @@ class ConversationListApi(APIView):
         status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False, allow_blank=True)
         channel = serializers.IntegerField(min_value=1, required=False, help_text="Channel id")
         tag = serializers.CharField(max_length=30, required=False, allow_blank=True, help_text="Customer tag name")
-        q = serializers.CharField(max_length=100, required=False, allow_blank=True, help_text="Buyer or text search")
+        q = serializers.CharField(max_length=100, required=False, allow_blank=True, help_text="Search: buyer nickname or id, or the text of any message (notes too)")
         shop = serializers.IntegerField(min_value=1, required=False, help_text="Shop id")
 
     @extend_schema(

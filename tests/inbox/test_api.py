@@ -84,7 +84,8 @@ def test_list_filters(api, agent, shop, web_channel):
     other_channel = ChannelFactory(shop=shop, kind=Channel.Kind.PLATFORM_API, name="淘宝")
     on_other_channel = ConversationFactory(shop=shop, channel=other_channel, last_message_at=now - timedelta(minutes=3))
     unassigned.customer.tags.add(tag)
-    Conversation.objects.filter(pk=resolved.pk).update(last_message_preview="退货地址是哪里")
+    for seq, text in enumerate(("退货地址是哪里", "谢谢"), start=1):  # stored as they were, not re-sent
+        Message.objects.create(conversation=resolved, shop=shop, seq=seq, sender_kind="customer", text=text, created_at=now)
 
     def ids(query: str) -> list[int]:
         response = api.get(f"{API}/conversations/?{query}")

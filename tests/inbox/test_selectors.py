@@ -59,6 +59,25 @@ def test_list_filters(agent, supervisor, shop, web_channel):
     assert ids(q="SPECIAL") == {mine.pk}
 
 
+def test_search_finds_any_message_of_the_shops_conversations(agent, shop, other_shop, web_channel):
+    earlier = ConversationFactory(shop=shop, channel=web_channel)
+    services.message_send(conversation=earlier, sender_kind="customer", text="羽绒服钻毛了, Down Jacket")
+    services.message_send(conversation=earlier, sender_kind="customer", text="在吗")
+    noted = ConversationFactory(shop=shop, channel=web_channel)
+    services.message_send(conversation=noted, sender_kind="agent", author=agent, text="钻毛换新", is_private=True)
+    quiet = ConversationFactory(shop=shop, channel=web_channel)
+    services.message_send(conversation=quiet, sender_kind="customer", text="发货了吗")
+    elsewhere = ConversationFactory(shop=other_shop)
+    services.message_send(conversation=elsewhere, sender_kind="customer", text="钻毛")
+
+    def ids(q):
+        return {c.pk for c in selectors.conversation_list(user=agent, q=q)}
+
+    assert ids("钻毛") == {earlier.pk, noted.pk}
+    assert ids("down jacket") == {earlier.pk}
+    assert ids("发货") == {quiet.pk}
+
+
 def test_get_foreign_and_unknown_are_404(agent, outsider, conversation):
     assert selectors.conversation_get(user=agent, conversation_id=conversation.pk) == conversation
     for user, conversation_id in ((outsider, conversation.pk), (agent, 999999), (agent, "abc"), (agent, None)):

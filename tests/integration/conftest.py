@@ -57,6 +57,18 @@ print(json.dumps({"slug": shop.slug, "agents": agents, "buyer_tokens": tokens}))
 """
 
 
+
+@pytest.fixture
+def postgres_only():
+    """Skip outside CI's PostgreSQL pass (where the ``postgres`` marker must not skip)."""
+    from django.db import connection
+
+    if not os.environ.get("DATABASE_URL"):
+        pytest.skip("DATABASE_URL is not set: this test needs a PostgreSQL server")
+    if connection.vendor != "postgresql":
+        pytest.skip(f"DATABASE_URL points to {connection.vendor}, not PostgreSQL")
+
+
 @dataclass
 class Product:
     ports: list[int]

@@ -4,11 +4,9 @@ Threads each hold their own database connection and start together behind a barr
 their transactions truly overlap; the conversation row lock must serialise them. SQLite
 serialises every writer anyway, so these run only against PostgreSQL (CI's second pass).
 """
-import os
 import threading
 
 import pytest
-from django.db import connection
 
 from accounts.models import Role
 from inbox import services
@@ -16,18 +14,10 @@ from inbox.models import Conversation, ConversationEvent, Message
 
 from ..factories import ChannelFactory, CustomerFactory, MembershipFactory, ShopFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres_only")]
 
 THREADS = 8
 SENDS_PER_THREAD = 10
-
-
-@pytest.fixture(autouse=True)
-def _require_postgres():
-    if not os.environ.get("DATABASE_URL"):
-        pytest.skip("DATABASE_URL is not set: these tests need a PostgreSQL server")
-    if connection.vendor != "postgresql":
-        pytest.skip(f"DATABASE_URL points to {connection.vendor}, not PostgreSQL")
 
 
 def run_concurrently(workers):
