@@ -198,6 +198,9 @@ def _chat_strings() -> dict[str, str]:
         "agent": _("Customer service"),
         "pending": _("Sending…"),
         "failed": _("Not sent, tap to retry"),
+        # A send refused for good (not an image, too large): it can only be removed.
+        "notSent": _("Not sent"),
+        "remove": _("Remove"),
         "read": _("Read"),
         "unread": _("Unread"),
         "uploadFailed": _("Could not send the image: %(message)s"),
