@@ -76,6 +76,7 @@ def _workspace_strings() -> dict[str, str]:
         "pending": _("Sending…"),
         "failed": _("Not sent"),
         "retry": _("Retry"),
+        "remove": _("Remove"),
         "read": _("Read"),
         "unread": _("Unread"),
         "deliveryPending": _("Delivering to platform…"),
