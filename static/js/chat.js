@@ -96,7 +96,8 @@
         h("img", { src, alt: S.image, style: ratio, dataset: { testid: "message-image" } })
       );
       // A picked file the browser cannot show (not an image after all) is named instead.
-      if (a.local) el.firstChild.addEventListener("error", () => el.replaceWith(h("span", { class: "msg-file", dataset: { testid: "message-file" } }, a.name)));
+      const named = () => el.replaceWith(h("span", { class: "msg-file", dataset: { testid: "message-file" } }, a.name));
+      if (a.local) el.firstChild.addEventListener("error", named);
       return el;
     });
     const who = mine ? null : m.sender_kind === "bot" ? S.agent : (m.author && m.author.nickname) || S.agent;

@@ -59,7 +59,8 @@
             h("img", { src, alt: S.image, loading: "lazy", style: ratio ? `aspect-ratio: ${ratio}` : null, dataset: { testid: "message-image" } })
           );
           // A picked file the browser cannot show (not an image after all) is named instead.
-          if (a.local) el.firstChild.addEventListener("error", () => el.replaceWith(h("span", { class: "msg-file", dataset: { testid: "message-file" } }, a.name)));
+          const named = () => el.replaceWith(h("span", { class: "msg-file", dataset: { testid: "message-file" } }, a.name));
+          if (a.local) el.firstChild.addEventListener("error", named);
           return el;
         })
       );
