@@ -697,8 +697,12 @@ def test_an_image_refused_for_good_is_removed_one_that_failed_on_the_way_is_retr
     expect(mine).to_have_count(0)
 
     # A server error on the way: retried with the same file.
-    post_fails = lambda route: route.fulfill(status=503, json={"error": {"code": "internal", "message": "稍后再试"}})  # noqa: E731
-    page.route("**/messages/", lambda route: post_fails(route) if route.request.method == "POST" else route.fallback())
+    def post_fails(route):
+        if route.request.method != "POST":
+            return route.fallback()
+        return route.fulfill(status=503, json={"error": {"code": "internal", "message": "稍后再试"}})
+
+    page.route("**/messages/", post_fails)
     page.set_input_files("[data-testid=image-input]", str(png_file(tmp_path, "实拍.png", size=(90, 60))))
     expect(mine.locator(".msg-state.is-failed")).to_contain_text("发送失败: 稍后再试")
     expect(mine.locator("[data-testid=dismiss]")).to_have_count(0)
