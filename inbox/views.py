@@ -76,6 +76,7 @@ def _workspace_strings() -> dict[str, str]:
         "pending": _("Sending…"),
         "failed": _("Not sent"),
         "retry": _("Retry"),
+        "remove": _("Remove"),
         "read": _("Read"),
         "unread": _("Unread"),
         "deliveryPending": _("Delivering to platform…"),
@@ -198,6 +199,9 @@ def _chat_strings() -> dict[str, str]:
         "agent": _("Customer service"),
         "pending": _("Sending…"),
         "failed": _("Not sent, tap to retry"),
+        # A send refused for good (not an image, too large): it can only be removed.
+        "notSent": _("Not sent"),
+        "remove": _("Remove"),
         "read": _("Read"),
         "unread": _("Unread"),
         "uploadFailed": _("Could not send the image: %(message)s"),

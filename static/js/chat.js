@@ -4,7 +4,7 @@
  * stored message for a retry). */
 (function () {
   "use strict";
-  const { h, fmt, uuid, timeLabel, linkify } = window.DXE;
+  const { h, fmt, uuid, timeLabel, linkify, refusedForGood } = window.DXE;
   const cfg = window.DXE.config();
   const S = cfg.strings;
   const token = cfg.token;
@@ -70,6 +70,13 @@
   }
 
   function statusEl(m) {
+    if (m._failed && m._refused)
+      return h(
+        "span",
+        { class: "msg-state is-refused", dataset: { testid: "send-refused" } },
+        `${S.notSent} · ${m._error} `,
+        h("button", { type: "button", class: "msg-remove", onclick: () => dismiss(m), dataset: { testid: "dismiss" } }, S.remove)
+      );
     if (m._failed)
       return h("button", { type: "button", class: "msg-state is-failed", onclick: () => retry(m), title: m._error || "" }, m._error ? `${S.failed} · ${m._error}` : S.failed);
     if (m._pending) return h("span", { class: "msg-state is-pending", dataset: { testid: "pending" } }, S.pending);
@@ -83,11 +90,15 @@
     const images = (m.attachments || []).map((a) => {
       const src = a.url;
       const ratio = a.width && a.height ? `aspect-ratio: ${a.width} / ${a.height}` : null;
-      return h(
+      const el = h(
         "button",
         { type: "button", class: "msg-image", onclick: () => openLightbox(src) },
         h("img", { src, alt: S.image, style: ratio, dataset: { testid: "message-image" } })
       );
+      // A picked file the browser cannot show (not an image after all) is named instead.
+      const named = () => el.replaceWith(h("span", { class: "msg-file", dataset: { testid: "message-file" } }, a.name));
+      if (a.local) el.firstChild.addEventListener("error", named);
+      return el;
     });
     const who = mine ? null : m.sender_kind === "bot" ? S.agent : (m.author && m.author.nickname) || S.agent;
     return h(
@@ -118,7 +129,7 @@
     return el;
   }
   const signature = (m) =>
-    JSON.stringify([m.text, (m.attachments || []).map((a) => a.url), m._pending, m._failed, m._error, m.author && m.author.nickname, m.seq <= (state.agentRead.get(m.conversation_id) || 0)]);
+    JSON.stringify([m.text, (m.attachments || []).map((a) => a.url), m._pending, m._failed, m._refused, m._error, m.author && m.author.nickname, m.seq <= (state.agentRead.get(m.conversation_id) || 0)]);
 
   // --- Rating (满意度): a survey after the ended line of the current conversation ---------
 
@@ -470,11 +481,11 @@
     if (!file) return;
     const cmid = uuid();
     const previewUrl = URL.createObjectURL(file);
-    const local = localMessage(cmid, { attachments: [{ url: previewUrl, local: true }], previewUrl, _file: file });
+    const local = localMessage(cmid, { attachments: [{ url: previewUrl, local: true, name: file.name }], previewUrl, _file: file });
     state.pending.set(cmid, local);
     if (file.size > cfg.maxImageBytes) {
       // Refused here rather than after a long upload on a phone connection.
-      fail(local, fmt(S.tooLarge, { size: Math.ceil(file.size / 1048576), max: Math.floor(cfg.maxImageBytes / 1048576) }));
+      fail(local, fmt(S.tooLarge, { size: Math.ceil(file.size / 1048576), max: Math.floor(cfg.maxImageBytes / 1048576) }), true);
       return;
     }
     state.outbox.set(cmid, { file });
@@ -500,13 +511,12 @@
         // An upload that started a conversation does not move the socket to it: a resync
         // without conversation_id makes the server follow the buyer's current conversation.
         if (body.conversation_id !== state.socketConv) socket.send({ type: "resync", last_seq: heldOf(body.conversation_id) });
-      } else if (res.status >= 400 && res.status < 500) {
+      } else {
         const local = state.pending.get(cmid);
         state.outbox.delete(cmid);
-        if (local) fail(local, (body && body.error && body.error.message) || S.error);
+        if (local) fail(local, (body && body.error && body.error.message) || S.error, refusedForGood(res.status));
         if (res.status === 403) window.setTimeout(() => window.location.reload(), 2000);
       }
-      /* a 5xx stays in the outbox and is retried on the next (re)connect */
     } catch (err) {
       /* offline: retried on reconnect */
     } finally {
@@ -514,11 +524,19 @@
     }
   }
 
-  function fail(local, message) {
+  /** Mark a send failed: `refused` when retrying cannot help (see DXE.refusedForGood). */
+  function fail(local, message, refused) {
     local._pending = false;
     local._failed = true;
+    local._refused = Boolean(refused);
     local._error = message;
     state.outbox.delete(local.client_msg_id);
+    render();
+  }
+
+  function dismiss(local) {
+    state.pending.delete(local.client_msg_id);
+    if (local.previewUrl) URL.revokeObjectURL(local.previewUrl);
     render();
   }
 

@@ -217,6 +217,11 @@
 
   DXE.Outbox = Outbox;
 
+  /** Whether an HTTP status refuses a send for a reason that sending it again cannot change
+   * (a 4xx but 408 and 429: not an image, too large...): such a message is offered to be
+   * removed, not retried. */
+  DXE.refusedForGood = (status) => status >= 400 && status < 500 && status !== 408 && status !== 429;
+
   DXE.wsUrl = function (path) {
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
   };

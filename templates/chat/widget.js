@@ -5,7 +5,9 @@
  * loaded (hidden) on the site's next pages too: the button then counts replies the buyer has
  * not seen. The iframe is told whether its panel shows ({dxe: "panel", open}), so a reply is
  * marked read only when the buyer can see it, and says how many replies are unread
- * ({dxe: "unread", count}). */
+ * ({dxe: "unread", count}), once the iframe has loaded (before that it is still about:blank).
+ * On a phone the open panel covers the page: the button hides (it would sit over the chat's
+ * Send button) and the panel's own close button brings the buyer back to the page. */
 (function () {
   "use strict";
   if (window.__dxeWidget) return;
@@ -40,9 +42,12 @@
   var frame = null;
   var unread = 0;
 
+  var frameLoaded = false;
+
   function small() { return window.matchMedia("(max-width: 480px)").matches; }
   function layout() {
-    if (small()) {
+    var full = small();
+    if (full) {
       panel.style.inset = "0"; panel.style.width = "100%"; panel.style.height = "100%";
       panel.style.maxHeight = "none"; panel.style.borderRadius = "0";
     } else {
@@ -50,6 +55,7 @@
       panel.style.maxHeight = "calc(100vh - 108px)"; panel.style.borderRadius = "14px";
       panel.style.bottom = "88px"; panel.style[position] = "20px";
     }
+    button.style.display = full && isOpen() ? "none" : "";
   }
   var close = document.createElement("button");
   close.type = "button";
@@ -60,7 +66,7 @@
 
   function isOpen() { return panel.style.display === "block"; }
   function tellFrame() {
-    if (frame && frame.contentWindow) frame.contentWindow.postMessage({ dxe: "panel", open: isOpen() }, chatOrigin);
+    if (frameLoaded) frame.contentWindow.postMessage({ dxe: "panel", open: isOpen() }, chatOrigin);
   }
   function showUnread() {
     var count = isOpen() ? 0 : unread;
@@ -75,21 +81,24 @@
     frame.title = {{ title }};
     frame.allow = "clipboard-read; clipboard-write";
     frame.style.cssText = "width:100%;height:100%;border:0;display:block";
-    frame.addEventListener("load", tellFrame);
+    frame.addEventListener("load", function () { frameLoaded = true; tellFrame(); });
     panel.appendChild(frame);
     panel.appendChild(close);
   }
   function open() {
     load();
     try { window.localStorage.setItem(remembered, "1"); } catch (e) { /* storage blocked: load on open only */ }
-    layout();
     panel.style.display = "block";
+    layout();
     button.setAttribute("aria-expanded", "true");
     tellFrame();
     showUnread();
   }
   function hide() {
+    var refocus = document.activeElement === close; // the close button goes with the panel
     panel.style.display = "none";
+    layout();
+    if (refocus) button.focus();
     button.setAttribute("aria-expanded", "false");
     tellFrame();
     showUnread();

@@ -452,3 +452,53 @@ def test_the_buyer_sees_one_ended_line_for_the_resolve_that_stands(live, browser
     buyer.evaluate("window.dxeSocket.drop(500)")
     expect(buyer.locator("#conn-dot")).to_have_attribute("data-state", "open", timeout=8000)
     expect(ended).to_have_count(1)
+
+
+NO_BROKEN_IMAGES = "() => [...document.querySelectorAll('#messages img')].every((i) => !i.complete || i.naturalWidth > 0)"
+
+
+def test_a_buyer_image_refused_for_good_says_why_and_is_removed_not_retried(live, browser, tmp_path):
+    """Not an image, a fake PNG, too large: sending again would be refused again."""
+    seed = live.helper("seed", agents=["小美"])
+    slug = seed["shop"]["slug"]
+    buyer = buyer_page(browser, slug)
+    text = tmp_path / "尺码表.txt"
+    text.write_text("S M L XL")
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n not really a picture")
+    large = png_file(tmp_path, "large.png")
+    with large.open("ab") as padded:  # still shows: a browser reads a PNG up to its end chunk
+        padded.write(b"\0" * (5 * 1024 * 1024))
+
+    for path in (text, fake, large):
+        buyer.set_input_files("[data-testid=image-input]", str(path))
+    refused = buyer.locator("[data-testid=send-refused]")
+    expect(refused).to_contain_text(["发送失败 · 文件不是有效的图片。", "发送失败 · 文件不是有效的图片。", "发送失败 · 图片 6 MB，超过 5 MB 上限。"])
+    expect(buyer.locator(".msg-state.is-failed")).to_have_count(0)  # no retry offered
+    expect(buyer.locator("[data-testid=message-file]")).to_have_text(["尺码表.txt", "fake.png"])
+    expect(buyer.locator("[data-testid=message-image]")).to_have_count(1)
+    buyer.wait_for_function(NO_BROKEN_IMAGES)
+    shot(buyer, "buyer-images-refused")
+
+    for _ in range(3):
+        buyer.locator("[data-testid=dismiss]").first.click()
+    expect(buyer.locator("#messages [data-testid=message]")).to_have_count(0)
+    assert live.helper("conversations", slug=slug) == []
+
+
+def test_a_buyer_image_that_failed_on_the_way_is_retried(live, browser, tmp_path):
+    seed = live.helper("seed", agents=["小美"])
+    slug = seed["shop"]["slug"]
+    buyer = buyer_page(browser, slug)
+    buyer.route("**/upload/", lambda route: route.fulfill(status=503, json={"error": {"code": "internal", "message": "稍后再试"}}))
+    buyer.set_input_files("[data-testid=image-input]", str(png_file(tmp_path, "ok.png")))
+    retry = buyer.locator(".msg-state.is-failed")
+    expect(retry).to_have_text("发送失败，点击重试 · 稍后再试")
+    expect(buyer.locator("[data-testid=dismiss]")).to_have_count(0)
+
+    buyer.unroute("**/upload/")
+    retry.click()
+    wait_acked(buyer)
+    expect(retry).to_have_count(0)
+    (conversation,) = live.helper("conversations", slug=slug)
+    assert [m["images"] for m in live.helper("messages", conversation_id=conversation["id"])] == [1]

@@ -162,3 +162,62 @@ def test_replies_while_the_panel_is_closed_are_counted_on_the_button_not_read(li
         expect(badge).to_be_hidden()
         live.helper("agent_message", conversation_id=conversation["id"], agent_id=agent["id"], text="已经到货啦")
         expect(badge).to_have_text("1")
+
+
+def shop_page_html(live, slug: str, token: str = "") -> str:
+    data_token = f' data-token="{token}"' if token else ""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>小二旗舰店官网</title></head><body><h1>小二旗舰店</h1>
+    <script src="{live.url(f'/chat/{slug}/widget.js')}"{data_token} async></script></body></html>"""
+
+
+def test_on_a_phone_the_open_chat_covers_the_page_and_closes_from_its_own_button(live, browser):
+    """Full screen, the launcher would sit over the chat's Send button: a tap there must send."""
+    seed = live.helper("seed", shop_name="小二旗舰店", agents=["小美"])
+    slug = seed["shop"]["slug"]
+    shop_site = browser.page(mobile=True)
+    launcher = shop_site.locator("[data-dxe=launcher]")
+    panel = shop_site.locator("[data-dxe=panel]")
+    with shop_website(shop_page_html(live, slug)) as url:
+        shop_site.goto(url)
+        launcher.tap()
+        frame = shop_site.frame_locator("[data-dxe=panel] iframe")
+        expect(frame.locator("[data-testid=connection]")).to_have_text("已连接")
+        expect(launcher).to_be_hidden()
+
+        frame.locator("[data-testid=composer]").fill("在手机上能发出去吗？")
+        box = frame.locator("[data-testid=send]").bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        on_top = "([x, y]) => document.elementFromPoint(x, y) === document.querySelector('[data-dxe=panel] iframe')"
+        assert shop_site.evaluate(on_top, [x, y])
+        shop_site.touchscreen.tap(x, y)
+        expect(frame.locator("[data-sender=buyer] [data-testid=message-text]")).to_have_text(["在手机上能发出去吗？"])
+        expect(frame.locator("[data-testid=pending]")).to_have_count(0)
+        expect(panel).to_be_visible()
+        shot(shop_site, "widget-phone-open")
+
+        shop_site.get_by_role("button", name="关闭聊天").tap()
+        expect(panel).to_be_hidden()
+        expect(launcher).to_be_visible()
+        expect(launcher).to_be_focused()
+    (conversation,) = live.helper("conversations", slug=slug)
+    assert [m["text"] for m in live.helper("messages", conversation_id=conversation["id"])] == ["在手机上能发出去吗？"]
+
+
+def test_the_widget_tells_the_chat_about_its_panel_only_once_the_chat_has_loaded(live, browser):
+    """Posting to the iframe while it is still about:blank makes the browser log an origin
+    mismatch on the shop's page at every load."""
+    seed = live.helper("seed", shop_name="小二旗舰店", agents=["小美"])
+    slug = seed["shop"]["slug"]
+    shop_site = browser.page()
+    console = []
+    shop_site.on("console", lambda message: console.append(message.text))
+    with shop_website(shop_page_html(live, slug)) as url:
+        shop_site.goto(url)
+        open_chat(shop_site)
+        shop_site.locator("[data-dxe=panel] button").click()
+        shop_site.reload()  # the chat loads hidden on the next page, then opens
+        expect(shop_site.locator("[data-dxe=panel] iframe")).to_have_count(1)
+        frame = open_chat(shop_site)
+        expect(frame.locator("[data-testid=composer]")).to_be_visible()
+    assert not [text for text in console if "postMessage" in text], console

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..fake_platform import FakePlatform
-from .conftest import shot
+from .conftest import png_file, shot
 
 pytestmark = pytest.mark.browser
 
@@ -669,3 +669,47 @@ def test_the_shortcut_help_takes_the_focus_and_gives_it_back(live, browser):
     close.click()
     expect(dialog).to_be_hidden()
     assert focused_row_id(page) == str(sent["conversation_id"])
+
+
+def test_an_image_refused_for_good_is_removed_one_that_failed_on_the_way_is_retried(live, browser, tmp_path):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-img", nickname="发图", text="能发张实拍图吗")
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    expect(page.locator("#messages [data-testid=message-text]")).to_have_text(["能发张实拍图吗"])
+    mine = page.locator("#messages [data-sender=agent]")
+
+    # Not an image, and a fake PNG: the server refuses both, so they can only be removed.
+    text = tmp_path / "尺码表.txt"
+    text.write_text("S M L XL")
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n not really a picture")
+    page.set_input_files("[data-testid=image-input]", str(text))
+    page.set_input_files("[data-testid=image-input]", str(fake))
+    expect(mine.locator(".msg-state.is-failed")).to_contain_text(["发送失败: 文件不是有效的图片。", "发送失败: 文件不是有效的图片。"])
+    expect(mine.locator("[data-testid=retry]")).to_have_count(0)
+    expect(mine.locator("[data-testid=message-file]")).to_have_text(["尺码表.txt", "fake.png"])
+    page.wait_for_function("() => [...document.querySelectorAll('#messages img')].every((i) => !i.complete || i.naturalWidth > 0)")
+    shot(page, "workspace-images-refused")
+    mine.locator("[data-testid=dismiss]").first.click()
+    mine.locator("[data-testid=dismiss]").first.click()
+    expect(mine).to_have_count(0)
+
+    # A server error on the way: retried with the same file.
+    def post_fails(route):
+        if route.request.method != "POST":
+            return route.fallback()
+        return route.fulfill(status=503, json={"error": {"code": "internal", "message": "稍后再试"}})
+
+    page.route("**/messages/", post_fails)
+    page.set_input_files("[data-testid=image-input]", str(png_file(tmp_path, "实拍.png", size=(90, 60))))
+    expect(mine.locator(".msg-state.is-failed")).to_contain_text("发送失败: 稍后再试")
+    expect(mine.locator("[data-testid=dismiss]")).to_have_count(0)
+    page.unroute("**/messages/")
+    mine.locator("[data-testid=retry]").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#messages [data-sender=agent] [data-testid=message-image]')].some((i) => i.complete && i.naturalWidth === 90 && i.src.includes('/attachments/'))"
+    )
+    expect(mine.locator(".msg-state.is-failed")).to_have_count(0)
+    assert [(m["sender_kind"], m["images"]) for m in live.helper("messages", conversation_id=sent["conversation_id"])] == [("buyer", 0), ("agent", 1)]

@@ -53,11 +53,15 @@
         attachments.map((a) => {
           const src = a.url;
           const ratio = a.width && a.height ? `${a.width} / ${a.height}` : null;
-          return h(
+          const el = h(
             "button",
             { type: "button", class: "msg-image", title: S.openImage, onclick: () => ws.openLightbox(src) },
             h("img", { src, alt: S.image, loading: "lazy", style: ratio ? `aspect-ratio: ${ratio}` : null, dataset: { testid: "message-image" } })
           );
+          // A picked file the browser cannot show (not an image after all) is named instead.
+          const named = () => el.replaceWith(h("span", { class: "msg-file", dataset: { testid: "message-file" } }, a.name));
+          if (a.local) el.firstChild.addEventListener("error", named);
+          return el;
         })
       );
     }
@@ -115,7 +119,9 @@
           "span",
           { class: "msg-state is-failed" },
           `${S.failed}${m._error ? `: ${m._error}` : ""} `,
-          h("button", { type: "button", class: "link", onclick: () => ws.retrySend(m) }, S.retry)
+          m._refused
+            ? h("button", { type: "button", class: "link", dataset: { testid: "dismiss" }, onclick: () => ws.dismissSend(m) }, S.remove)
+            : h("button", { type: "button", class: "link", dataset: { testid: "retry" }, onclick: () => ws.retrySend(m) }, S.retry)
         );
       }
       if (m._pending) return h("span", { class: "msg-state is-pending", dataset: { testid: "pending" } }, S.pending);

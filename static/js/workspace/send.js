@@ -1,9 +1,9 @@
 /* Sending: text and notes over the socket, images over HTTP. Each shows pending until
  * acknowledged, stays in the outbox to be resent on reconnect, and is marked failed when
- * refused. */
+ * refused: retried on demand, or, refused for good (DXE.refusedForGood), only removed. */
 (function () {
   "use strict";
-  const { fmt, uuid } = window.DXE;
+  const { fmt, uuid, refusedForGood } = window.DXE;
 
   window.DXE.workspace.send = function (ws) {
     const { S, me, state, els, store } = ws;
@@ -51,8 +51,9 @@
         author: { id: me.id, nickname: me.nickname },
         text: "",
         is_private: false,
-        attachments: previewUrls.map((url) => ({ url })),
+        attachments: previewUrls.map((url, i) => ({ url, local: true, name: files[i].name })),
         previewUrls,
+        files, // kept for a retry
         created_at: new Date().toISOString(),
         _pending: true,
       };
@@ -75,23 +76,23 @@
         if (entry.convId === state.activeId) ws.renderThread();
       } catch (err) {
         if (err instanceof ws.ApiError) {
-          // Refused (bad image, too large): retrying would fail the same way.
-          failPending(entry.convId, cmid, err.message);
+          failPending(entry.convId, cmid, err.message, refusedForGood(err.status));
           ws.toast(fmt(S.uploadFailed, { message: err.message }), "error");
         }
-        /* network failure: stays in the outbox, retried on reconnect */
       } finally {
         entry.uploading = false;
       }
     }
 
-    function failPending(convId, cmid, error) {
+    /** Mark a send failed: `refused` when retrying cannot help, so it is offered to be removed. */
+    function failPending(convId, cmid, error, refused) {
       state.outbox.delete(cmid);
       const t = state.threads.get(convId);
       const local = t && t.pending.get(cmid);
       if (local) {
         local._pending = false;
         local._failed = true;
+        local._refused = Boolean(refused);
         local._error = error;
         if (convId === state.activeId) ws.renderThread();
       }
@@ -101,9 +102,9 @@
       local._failed = false;
       local._pending = true;
       const cmid = local.client_msg_id;
-      if (local.previewUrls) {
-        // The files are gone from the outbox once refused; pick them again instead.
-        ws.thread(local.conversation_id).pending.delete(cmid);
+      if (local.files) {
+        state.outbox.set(cmid, { convId: local.conversation_id, files: local.files });
+        upload(cmid);
         ws.renderThread();
         return;
       }
@@ -112,6 +113,12 @@
       ws.renderThread();
     }
 
-    Object.assign(ws, { sendText, sendImages, upload, failPending, retrySend });
+    function dismissSend(local) {
+      ws.thread(local.conversation_id).pending.delete(local.client_msg_id);
+      if (local.previewUrls) local.previewUrls.forEach((u) => URL.revokeObjectURL(u));
+      ws.renderThread();
+    }
+
+    Object.assign(ws, { sendText, sendImages, upload, failPending, retrySend, dismissSend });
   };
 })();
