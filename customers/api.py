@@ -15,11 +15,10 @@ from inbox.selectors import conversation_list
 
 from .models import Address, Customer
 from .selectors import customer_get, customer_list
-from .services import customer_update
+from .services import MAX_TAGS, customer_tag_add, customer_tag_remove, customer_update
 
 RECENT_CONVERSATIONS = 5
 MAX_NOTES_LENGTH = 5000
-MAX_TAGS = 20
 PHONE_SHAPE = re.compile(r"^[0-9+\-() ]*$")
 
 
@@ -114,7 +113,8 @@ class CustomerListApi(APIView):
 
 
 class CustomerDetailApi(APIView):
-    """``GET customers/<id>/`` shows a profile; ``PATCH`` edits name, phone, notes, VIP level, tags."""
+    """``GET customers/<id>/`` shows a profile; ``PATCH`` edits name, phone, notes, VIP level,
+    and replaces the tags (``customers/<id>/tags/`` adds or takes off one)."""
 
     class CustomerUpdateSerializer(BodySerializer):
         name = StrictCharField(required=False, allow_blank=True, max_length=100)
@@ -148,4 +148,33 @@ class CustomerDetailApi(APIView):
         data = dict(validated(self.CustomerUpdateSerializer, request.data))
         tags = data.pop("tags", None)
         customer_update(customer=customer, tags=tags, **data)
+        return _detail(request, customer_get(user=request.user, customer_id=customer_id))
+
+
+class CustomerTagsApi(APIView):
+    """``POST customers/<id>/tags/`` tags the buyer, ``DELETE customers/<id>/tags/?name=`` takes
+    a tag off: one tag at a time, so agents tagging one buyer at once keep each other's tags."""
+
+    class CustomerTagAddSerializer(BodySerializer):
+        name = StrictCharField(allow_blank=True, trim_whitespace=False, help_text="Tag name (trimmed; at most 30 characters)")
+
+    class CustomerTagRemoveSerializer(serializers.Serializer):
+        name = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="Tag name")
+
+    responses = {
+        200: CustomerDetailSerializer,
+        400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
+        404: OpenApiResponse(ErrorSerializer, description="Not found"),
+    }
+
+    @extend_schema(operation_id="customers_tags_add", request=CustomerTagAddSerializer, responses=responses)
+    def post(self, request: Request, customer_id: int) -> Response:
+        customer = customer_get(user=request.user, customer_id=customer_id)
+        customer_tag_add(customer=customer, name=validated(self.CustomerTagAddSerializer, request.data)["name"])
+        return _detail(request, customer_get(user=request.user, customer_id=customer_id))
+
+    @extend_schema(operation_id="customers_tags_remove", parameters=[CustomerTagRemoveSerializer], responses=responses)
+    def delete(self, request: Request, customer_id: int) -> Response:
+        customer = customer_get(user=request.user, customer_id=customer_id)
+        customer_tag_remove(customer=customer, name=validated(self.CustomerTagRemoveSerializer, request.query_params)["name"])
         return _detail(request, customer_get(user=request.user, customer_id=customer_id))

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from customers.models import Address, Customer, Tag
 
-from ..factories import ChannelFactory, ConversationFactory, CustomerFactory, TagFactory
+from ..factories import ChannelFactory, ConversationFactory, CustomerFactory, MembershipFactory, TagFactory
 
 API = "/api/v1"
 RAW_PHONE = "13812345678"
@@ -171,3 +171,53 @@ def test_methods_not_allowed(api, customer):
     assert_error(api.post(f"{API}/customers/", {}, format="json"), 405)
     assert_error(api.delete(f"{API}/customers/{customer.pk}/"), 405)
     assert_error(api.put(f"{API}/customers/{customer.pk}/", {}, format="json"), 405)
+
+
+def test_tags_are_added_and_taken_off_one_at_a_time(api, customer):
+    tags = f"{API}/customers/{customer.pk}/tags/"
+    added = api.post(tags, {"name": " VIP "}, format="json")
+    assert added.status_code == 200, added.content
+    assert added.json()["tags"] == ["老客户", "VIP"]
+    assert added.json()["notes"] == "喜欢蓝色"  # the whole profile, as GET shows it
+    assert api.post(tags, {"name": "VIP"}, format="json").json()["tags"] == ["老客户", "VIP"]
+    removed = api.delete(f"{tags}?name=老客户")
+    assert removed.status_code == 200, removed.content
+    assert removed.json()["tags"] == ["VIP"]
+    assert api.delete(f"{tags}?name=老客户").json()["tags"] == ["VIP"]
+    assert list(customer.tags.values_list("name", flat=True)) == ["VIP"]
+
+
+def test_two_agents_adding_tags_from_the_same_old_profile_keep_both(api, customer, shop):
+    colleague = APIClient()
+    colleague.force_login(MembershipFactory(shop=shop).user)
+    seen = api.get(f"{API}/customers/{customer.pk}/").json()["tags"]
+    assert colleague.get(f"{API}/customers/{customer.pk}/").json()["tags"] == seen
+    api.post(f"{API}/customers/{customer.pk}/tags/", {"name": "小美加的"}, format="json")
+    body = colleague.post(f"{API}/customers/{customer.pk}/tags/", {"name": "阿强加的"}, format="json").json()
+    assert body["tags"] == ["老客户", "小美加的", "阿强加的"]
+
+
+@pytest.mark.parametrize(
+    "data, field",
+    [({}, "name"), ({"name": 5}, "name"), ({"name": ""}, None), ({"name": "x" * 31}, None), ({"name": "a", "tags": []}, "tags")],
+)
+def test_tag_add_bad_input_changes_nothing(api, customer, data, field):
+    assert_error(api.post(f"{API}/customers/{customer.pk}/tags/", data, format="json"), 400, field=field)
+    assert list(customer.tags.values_list("name", flat=True)) == ["老客户"]
+
+
+def test_tag_remove_needs_a_name(api, customer):
+    assert_error(api.delete(f"{API}/customers/{customer.pk}/tags/"), 400, field="name")
+    assert_error(api.delete(f"{API}/customers/{customer.pk}/tags/?name="), 400)
+    assert list(customer.tags.values_list("name", flat=True)) == ["老客户"]
+
+
+def test_another_shops_customer_tags_are_404(outsider, customer):
+    client = APIClient()
+    client.force_login(outsider)
+    tags = f"{API}/customers/{customer.pk}/tags/"
+    unknown = assert_error(client.post(f"{API}/customers/999999/tags/", {"name": "VIP"}, format="json"), 404)
+    assert assert_error(client.post(tags, {"name": "VIP"}, format="json"), 404) == unknown
+    assert_error(client.delete(f"{tags}?name=老客户"), 404)
+    assert list(customer.tags.values_list("name", flat=True)) == ["老客户"]
+    assert not Tag.objects.filter(name="VIP").exists()

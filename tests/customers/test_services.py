@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 
 from customers import events
 from customers.models import Customer, Tag
-from customers.services import customer_get_or_create, customer_update
+from customers.services import MAX_TAGS, customer_get_or_create, customer_tag_add, customer_tag_remove, customer_update
 from inbox import realtime
 
 from ..factories import CustomerFactory, TagFactory
@@ -103,3 +103,61 @@ def test_update_is_published_to_the_shops_agents_after_commit(shop, django_captu
     assert group == realtime.shop_agents_group(shop.pk)
     assert frame == events.customer_updated_frame(Customer.objects.get(pk=customer.pk))
     assert (frame["customer"]["vip_level"], frame["customer"]["tags"]) == (2, ["老客"])
+
+
+def test_tags_are_added_and_taken_off_one_at_a_time(shop):
+    customer = CustomerFactory(shop=shop)
+    customer_tag_add(customer=customer, name=" 老客户 ")
+    customer_tag_add(customer=customer, name="老客户")  # had it already: no change
+    assert customer_tag_add(customer=customer, name="易退款").tag_names == ["老客户", "易退款"]
+    assert customer_tag_remove(customer=customer, name="老客户").tag_names == ["易退款"]
+    assert customer_tag_remove(customer=customer, name="不存在").tag_names == ["易退款"]
+    assert list(customer.tags.values_list("name", flat=True)) == ["易退款"]
+    assert Tag.objects.filter(shop=shop).count() == 2  # unused tags stay for reuse
+
+
+def test_an_add_keeps_tags_added_since_the_profile_was_read(shop):
+    """Two agents' panels hold the same profile; each adds a tag: both stay (a PATCH of the
+    whole list from either panel would have dropped the other's)."""
+    seen_by_one = CustomerFactory(shop=shop)
+    seen_by_two = Customer.objects.get(pk=seen_by_one.pk)
+    customer_tag_add(customer=seen_by_one, name="小美加的")
+    customer_tag_add(customer=seen_by_two, name="阿强加的")
+    customer_update(customer=seen_by_one, notes="只发顺丰")  # a later edit of another field keeps them too
+    assert Customer.objects.get(pk=seen_by_one.pk).tag_names == ["小美加的", "阿强加的"]
+
+
+@pytest.mark.parametrize("name", ["", "  ", "x" * 31, None, 3])
+def test_bad_tag_names_are_refused_one_at_a_time(shop, name):
+    customer = CustomerFactory(shop=shop)
+    with pytest.raises(ValidationError):
+        customer_tag_add(customer=customer, name=name)
+    with pytest.raises(ValidationError):
+        customer_tag_remove(customer=customer, name=name)
+    assert not Tag.objects.exists()
+
+
+def test_a_buyer_has_at_most_max_tags(shop):
+    customer = CustomerFactory(shop=shop)
+    customer_update(customer=customer, tags=[f"t{n}" for n in range(MAX_TAGS)])
+    customer_tag_add(customer=customer, name="t0")  # one they have: still fine
+    with pytest.raises(ValidationError):
+        customer_tag_add(customer=customer, name="one too many")
+    assert len(Customer.objects.get(pk=customer.pk).tag_names) == MAX_TAGS
+
+
+@pytest.mark.parametrize("edit", ["add", "remove"])
+def test_a_tag_edit_is_published_to_the_shops_agents_after_commit(shop, edit, django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("inbox.realtime._send", sent.extend)
+    customer = CustomerFactory(shop=shop)
+    customer.tags.add(TagFactory(shop=shop, name="老客"))
+    with django_capture_on_commit_callbacks(execute=True):
+        if edit == "add":
+            customer_tag_add(customer=customer, name="VIP")
+        else:
+            customer_tag_remove(customer=customer, name="老客")
+    [(group, frame)] = sent
+    assert group == realtime.shop_agents_group(shop.pk)
+    assert frame == events.customer_updated_frame(Customer.objects.get(pk=customer.pk))
+    assert frame["customer"]["tags"] == (["老客", "VIP"] if edit == "add" else [])

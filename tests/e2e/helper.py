@@ -32,7 +32,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import Membership, Organization, Role, Shop, User  # noqa: E402
 from customers.models import Customer  # noqa: E402
-from customers.services import customer_get_or_create  # noqa: E402
+from customers.services import customer_get_or_create, customer_tag_add, customer_update  # noqa: E402
 from inbox import buyer_identity, services, webhook  # noqa: E402
 from inbox.models import Channel, Conversation, ConversationEvent, Message  # noqa: E402
 from orders.models import Order  # noqa: E402
@@ -269,6 +269,16 @@ def op_ratings(*, conversation_id: int) -> list[dict]:
 def op_customer(*, customer_id: int) -> dict:
     c = Customer.objects.get(pk=customer_id)
     return {"notes": c.notes, "vip_level": c.vip_level, "tags": sorted(c.tags.values_list("name", flat=True))}
+
+
+def op_customer_update(*, customer_id: int, **fields) -> None:
+    """Another agent's edit of a profile (fields as ``customer_update`` takes them)."""
+    customer_update(customer=Customer.objects.get(pk=customer_id), **fields)
+
+
+def op_customer_tag_add(*, customer_id: int, name: str) -> None:
+    """Another agent tags the buyer."""
+    customer_tag_add(customer=Customer.objects.get(pk=customer_id), name=name)
 
 
 OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith("op_")}

@@ -1,6 +1,7 @@
 """The agent workspace beyond the live chat: drafts, shortcuts, the buyer panel, paging, language."""
 import json
 import re
+import time
 import urllib.request
 
 import pytest
@@ -161,6 +162,116 @@ def test_a_profile_edit_shows_live_on_another_agents_screen(live, browser):
     expect(watching.locator("[data-testid=customer-vip]")).to_have_value("5")
     expect(watching.locator("[data-testid=customer-notes]")).to_have_value("只发顺丰")
     expect(row_of(watching, sent["conversation_id"])).to_contain_text("VIP5")
+
+
+def customer_notes_become(page, live, customer_id: int, expected: str) -> str:
+    """The buyer's notes as the server holds them, once they are ``expected`` (or after 5 s).
+    Waits through ``page`` so that its routes keep being handled meanwhile."""
+    deadline = time.monotonic() + 5
+    while (notes := live.helper("customer", customer_id=customer_id)["notes"]) != expected and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    return notes
+
+
+def two_buyers_with_notes(live, slug: str) -> tuple[dict, dict]:
+    """Two buyers with notes; the second wrote last, so its row is first and Alt+↓ goes to the other."""
+    buyers = []
+    for buyer_id, nickname in (("tb-first", "第一位"), ("tb-second", "第二位")):
+        sent = live.helper("buyer_message", slug=slug, buyer_id=buyer_id, nickname=nickname, text="在吗")
+        live.helper("customer_update", customer_id=sent["customer_id"], notes=f"{nickname}的备注")
+        buyers.append(sent)
+    return buyers[0], buyers[1]
+
+
+def test_notes_typed_for_a_buyer_go_to_that_buyer_when_another_is_opened_by_key(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    first, second = two_buyers_with_notes(live, seed["shop"]["slug"])
+    page = browser.agent_page(seed["agents"][0])
+    row_of(page, second["conversation_id"]).click()
+    notes = page.locator("[data-testid=customer-notes]")
+    expect(notes).to_have_value("第二位的备注")
+    notes.click()
+    page.keyboard.press("End")
+    page.keyboard.type("，只发顺丰")
+    page.keyboard.press("Alt+ArrowDown")  # still in the notes box
+
+    expect(page.locator("[data-testid=customer-name]")).to_have_text("第一位")
+    expect(notes).to_have_value("第一位的备注")
+    page.locator("#messages").click()  # leaving the box saves nothing more
+    assert customer_notes_become(page, live, second["customer_id"], "第二位的备注，只发顺丰") == "第二位的备注，只发顺丰"
+    assert live.helper("customer", customer_id=first["customer_id"])["notes"] == "第一位的备注"
+
+
+def test_notes_left_while_an_earlier_edit_is_saving_go_to_their_buyer(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    first, second = two_buyers_with_notes(live, seed["shop"]["slug"])
+    page = browser.agent_page(seed["agents"][0])
+    row_of(page, second["conversation_id"]).click()
+    notes = page.locator("[data-testid=customer-notes]")
+    expect(notes).to_have_value("第二位的备注")
+
+    held = []  # the VIP level's save, held on its way until the other buyer shows
+
+    def hold_the_first_edit(route):
+        if route.request.method == "PATCH" and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/customers/*/", hold_the_first_edit)
+    page.select_option("[data-testid=customer-vip]", "3")
+    notes.fill("只属于第二位的备注")
+    row_of(page, first["conversation_id"]).click()  # leaves the box: its save waits behind the VIP's
+
+    expect(notes).to_have_value("第一位的备注")
+    held[0].continue_()
+    assert customer_notes_become(page, live, second["customer_id"], "只属于第二位的备注") == "只属于第二位的备注"
+    assert live.helper("customer", customer_id=second["customer_id"])["vip_level"] == 3
+    assert live.helper("customer", customer_id=first["customer_id"]) == {"notes": "第一位的备注", "vip_level": 0, "tags": []}
+
+
+def test_notes_typed_but_never_left_are_saved_when_the_page_goes(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    sent = live.helper("buyer_message", slug=seed["shop"]["slug"], buyer_id="tb-reload", nickname="刷新前", text="在吗")
+    page = browser.agent_page(seed["agents"][0])
+    row_of(page, sent["conversation_id"]).click()
+    notes = page.locator("[data-testid=customer-notes]")
+    expect(notes).to_be_editable()  # the profile is loaded
+    notes.click()
+    page.keyboard.type("写完就刷新了")
+    page.reload()
+    assert customer_notes_become(page, live, sent["customer_id"], "写完就刷新了") == "写完就刷新了"
+
+
+def test_the_panel_reads_the_profile_again_after_a_reconnect_and_tags_add_to_the_servers(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    sent = live.helper("buyer_message", slug=seed["shop"]["slug"], buyer_id="tb-tags", nickname="标签买家", text="在吗")
+    live.helper("customer_update", customer_id=sent["customer_id"], tags=["老客户"])
+    page = browser.agent_page(seed["agents"][0])
+    row_of(page, sent["conversation_id"]).click()
+    tags = page.locator("[data-testid=customer-tags] .tag")
+    expect(tags).to_have_text(["老客户×"])
+
+    # A colleague tags the buyer while this tab's socket is away: the panel does not know yet,
+    # and a tag added here joins the colleague's instead of replacing the list it shows.
+    page.evaluate("window.dxeSocket.drop(60000)")
+    live.helper("customer_tag_add", customer_id=sent["customer_id"], name="阿强加的")
+    page.fill("#tag-input", "小美加的")
+    page.press("#tag-input", "Enter")
+    expect(tags).to_have_text(["老客户×", "阿强加的×", "小美加的×"])
+    assert live.helper("customer", customer_id=sent["customer_id"])["tags"] == ["小美加的", "老客户", "阿强加的"]
+
+    # Another edit while away; back online, the panel shows it.
+    live.helper("customer_update", customer_id=sent["customer_id"], vip_level=4)
+    live.helper("customer_tag_add", customer_id=sent["customer_id"], name="易退款")
+    page.evaluate("window.dxeSocket.drop(0); window.dxeSocket.reconnectNow()")
+    page.wait_for_selector('#conn[data-state="open"]')
+    expect(tags).to_have_text(["老客户×", "阿强加的×", "小美加的×", "易退款×"])
+    expect(page.locator("[data-testid=customer-vip]")).to_have_value("4")
+
+    tags.filter(has_text="阿强加的").locator("button").click()
+    expect(tags).to_have_text(["老客户×", "小美加的×", "易退款×"])
+    assert live.helper("customer", customer_id=sent["customer_id"])["tags"] == ["小美加的", "易退款", "老客户"]
 
 
 def test_a_long_order_history_shows_a_page_and_more_on_demand(live, browser):

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from accounts.models import Role
+from customers.services import customer_tag_add
 from inbox import services
 from inbox.models import Conversation, ConversationEvent, Message
 
@@ -263,3 +264,15 @@ def test_the_wake_sweep_skips_a_conversation_another_transaction_holds(setup):
     assert while_held == []
     assert services.conversation_wake_due() == [held.pk]
     assert wake_events(held) == ["snooze_ended"]
+
+
+def test_concurrent_tag_adds_to_one_buyer_keep_every_tag(setup):
+    """Agents tagging one buyer at once: each add holds the profile's row, so the tag names
+    kept on it (``Customer.tag_names``) list every tag, none read before another's commit."""
+    conversation, _ = setup
+    customer = conversation.customer
+    names = [f"标签{n}" for n in range(THREADS)]
+    run_concurrently([lambda name=name: customer_tag_add(customer=customer, name=name) for name in names])
+    customer.refresh_from_db()
+    assert sorted(customer.tag_names) == sorted(names)
+    assert sorted(customer.tags.values_list("name", flat=True)) == sorted(names)

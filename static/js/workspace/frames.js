@@ -6,7 +6,7 @@
  * watch our threads again, send resync with `held` of each, then resend unacknowledged
  * frames with their original client_msg_id (the server answers a retry with the stored
  * message), and refetch the first list page for conversations that changed while we were
- * away. */
+ * away and the open conversation's buyer profile. */
 (function () {
   "use strict";
   const { fmt } = window.DXE;

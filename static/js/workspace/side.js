@@ -1,5 +1,6 @@
 /* The side panel's buyer profile: loading and showing it, and editing its VIP level, tags
- * and notes (saves run one after another so quick edits never undo each other). */
+ * and notes. Each edit is sent for the buyer it was made for, one after another; tags are
+ * added and taken off one at a time, so agents tagging one buyer at once keep each other's. */
 (function () {
   "use strict";
   const { h, fmt, timeLabel } = window.DXE;
@@ -7,12 +8,16 @@
   window.DXE.workspace.side = function (ws) {
     const { S, state, els } = ws;
 
-    async function loadCustomer(conv) {
+    /** Show the buyer of `conv`. `live`: the panel shows them already and they are read again
+     * (back online: edits made meanwhile arrive), so nothing blanks while it loads. */
+    async function loadCustomer(conv, { live = false } = {}) {
       if (!conv || !conv.customer) return;
       const customerId = conv.customer.id;
-      els.sideEmpty.hidden = true;
-      els.side.hidden = false;
-      renderCustomer(Object.assign({}, conv.customer, { loading: true }));
+      if (!live) {
+        els.sideEmpty.hidden = true;
+        els.side.hidden = false;
+        renderCustomer(Object.assign({}, conv.customer, { loading: true }));
+      }
       try {
         const customer = await ws.api(`customers/${customerId}/`);
         if (!state.convs.get(state.activeId) || state.convs.get(state.activeId).customer.id !== customerId) return;
@@ -20,8 +25,8 @@
       } catch (err) {
         /* the brief row data stays */
       }
-      ws.loadOrders(customerId);
-      ws.loadHistory(conv.id);
+      ws.loadOrders(customerId, { live });
+      ws.loadHistory(conv.id, { live });
     }
 
     function renderCustomer(c) {
@@ -38,50 +43,74 @@
         for (let i = 0; i <= 10; i++) els.custVip.append(h("option", { value: i }, i === 0 ? "—" : fmt(S.vip, { level: i })));
       }
       els.custVip.value = String(c.vip_level || 0);
-      renderTags(c.tags || []);
-      if (document.activeElement !== els.notes) {
-        els.notes.value = c.notes || "";
-        els.notes.dataset.saved = c.notes || "";
-      }
+      renderTags(c);
+      renderNotes(c);
       els.notesState.textContent = "";
     }
 
-    function renderTags(tags) {
+    function renderTags(c) {
       els.custTags.replaceChildren(
-        ...tags.map((name) =>
-          h(
-            "span",
-            { class: "tag" },
-            name,
-            h("button", { type: "button", class: "tag-x", "aria-label": `× ${name}`, onclick: () => saveCustomer((c) => ({ tags: (c.tags || []).filter((t) => t !== name) })) }, "×")
-          )
+        ...(c.tags || []).map((name) =>
+          h("span", { class: "tag" }, name, h("button", { type: "button", class: "tag-x", "aria-label": `× ${name}`, onclick: () => removeTag(c.id, name) }, "×"))
         )
       );
     }
 
-    /** PATCH the shown customer. Saves run one after another, and `changes` may be a function
-     * of the customer as the previous save left it: two quick tag edits never undo each other. */
+    // The notes box as filled for one buyer: `saved` is their notes as last loaded or sent (the
+    // box is edited while its value differs), `sending` its saves not yet answered (the box
+    // then keeps its text over older copies of the profile). Another buyer's box starts anew;
+    // an edit still in the old one is first sent to the buyer it was typed for.
+    let notesBox = { customerId: null, saved: "", sending: 0 };
+
+    function renderNotes(c) {
+      if (notesBox.customerId !== c.id) {
+        saveNotes();
+        notesBox = { customerId: c.id, saved: "", sending: 0 };
+        els.notes.value = "";
+      }
+      // The brief row data has no notes: the box waits for the profile instead of being typed into.
+      els.notes.readOnly = c.notes === undefined;
+      if (c.notes === undefined || els.notes.value !== notesBox.saved || notesBox.sending) return;
+      notesBox.saved = c.notes;
+      if (els.notes.value !== c.notes) els.notes.value = c.notes;
+    }
+
+    /** Send the notes box's edit to the buyer it was typed for, unless unchanged. */
+    async function saveNotes() {
+      const box = notesBox;
+      const value = els.notes.value;
+      if (box.customerId === null || value === box.saved) return;
+      const before = box.saved;
+      box.saved = value;
+      box.sending += 1;
+      // keepalive: a save asked for as the page goes away still reaches the server.
+      const updated = await edit(box.customerId, "", { method: "PATCH", json: { notes: value }, keepalive: true });
+      box.sending -= 1;
+      if (box !== notesBox) return;
+      if (updated) els.notesState.textContent = S.saved;
+      else if (box.saved === value) box.saved = before; // not saved: the box is still edited
+    }
+
+    /** An edit of one buyer's profile (`path` under customers/<id>/), for the buyer it was asked
+     * for whichever the panel shows when it runs. Edits run one after another, in order. */
     let saving = Promise.resolve();
-    function saveCustomer(changes) {
-      const run = saving.then(() => saveCustomerNow(changes));
-      saving = run.catch(() => null);
+    function edit(customerId, path, options) {
+      const run = saving.then(async () => {
+        try {
+          const updated = await ws.api(`customers/${customerId}/${path}`, options);
+          onCustomer(updated);
+          return updated;
+        } catch (err) {
+          ws.toast(fmt(S.saveFailed, { message: err.message }), "error");
+          return null;
+        }
+      });
+      saving = run;
       return run;
     }
 
-    async function saveCustomerNow(changesOrFn) {
-      const c = state.customer;
-      if (!c) return null;
-      const changes = typeof changesOrFn === "function" ? changesOrFn(c) : changesOrFn;
-      if (!changes) return null;
-      try {
-        const updated = await ws.api(`customers/${c.id}/`, { method: "PATCH", json: changes });
-        onCustomer(updated);
-        return updated;
-      } catch (err) {
-        ws.toast(fmt(S.saveFailed, { message: err.message }), "error");
-        return null;
-      }
-    }
+    const addTag = (customerId, name) => edit(customerId, "tags/", { method: "POST", json: { name } });
+    const removeTag = (customerId, name) => edit(customerId, `tags/?name=${encodeURIComponent(name)}`, { method: "DELETE" });
 
     /** A profile changed, here or by another agent (``customer.updated``): the side panel, if
      * it shows the buyer, and the list rows' brief customer (name, tags, VIP show there). */
@@ -99,32 +128,32 @@
       ws.renderThreadHeader();
     }
 
-    els.custVip.addEventListener("change", () => saveCustomer({ vip_level: Number(els.custVip.value) }));
+    els.custVip.addEventListener("change", () => {
+      if (state.customer) edit(state.customer.id, "", { method: "PATCH", json: { vip_level: Number(els.custVip.value) } });
+    });
     els.tagForm.addEventListener("submit", async (e) => {
       e.preventDefault();
       const name = els.tagInput.value.trim();
-      if (!name || !state.customer) return;
+      const c = state.customer;
+      if (!name || !c || (c.tags || []).includes(name)) return;
       els.tagInput.value = "";
-      const saved = await saveCustomer((c) => ((c.tags || []).includes(name) ? null : { tags: [...(c.tags || []), name] }));
-      if (saved === null && !(state.customer.tags || []).includes(name)) els.tagInput.value = name; // refused: give it back
+      const saved = await addTag(c.id, name);
+      if (!saved && state.customer && state.customer.id === c.id && !els.tagInput.value) els.tagInput.value = name; // refused: give it back
     });
-    async function saveNotes() {
-      if (!state.customer || els.notes.value === els.notes.dataset.saved) return;
-      const value = els.notes.value;
-      if (await saveCustomer({ notes: value })) {
-        els.notes.dataset.saved = value;
-        els.notesState.textContent = S.saved;
-      }
-    }
     els.notes.addEventListener("blur", saveNotes);
     els.notes.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
         els.notes.blur();
       } else if (e.key === "Escape") {
-        els.notes.value = els.notes.dataset.saved || "";
+        els.notes.value = notesBox.saved;
         els.notes.blur();
       }
+    });
+    // Notes typed but not yet saved by leaving the box are saved as the page is hidden or goes.
+    window.addEventListener("pagehide", saveNotes);
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "hidden") saveNotes();
     });
 
     Object.assign(ws, { loadCustomer, onCustomer });

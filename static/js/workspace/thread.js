@@ -263,11 +263,12 @@
       }
     }
 
-    /** Back online: load what the open conversation could not while the server was away. */
+    /** Back online: load what the open conversation could not while the server was away, and
+     * its buyer's profile again (edits made meanwhile sent no event to this tab). */
     async function retryActive() {
       const id = state.activeId;
       if (id === null) return;
-      if (!state.customer || state.customer.loading) ws.loadCustomer(state.convs.get(id));
+      ws.loadCustomer(state.convs.get(id), { live: Boolean(state.customer && !state.customer.loading) });
       const t = state.threads.get(id);
       if (!t || t.loaded) return;
       await loadThread(id);
