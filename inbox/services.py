@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, User
 from dianxiaoer import prepared
+from dianxiaoer.text import require_storable
 from customers.models import Customer
 from customers.services import customer_get_or_create
 
@@ -199,6 +200,7 @@ def _validate_message_input(*, text: str, images: Sequence[UploadedFile], client
         raise ValidationError(_("At most %(max)d images per message.") % {"max": MAX_IMAGES_PER_MESSAGE})
     if client_msg_id is not None and not (0 < len(client_msg_id) <= MAX_CLIENT_MSG_ID_LENGTH):
         raise ValidationError(_("client_msg_id must be 1 to %(max)d characters.") % {"max": MAX_CLIENT_MSG_ID_LENGTH})
+    require_storable(text, client_msg_id or "")
     return text
 
 
@@ -667,6 +669,7 @@ def conversation_rate(*, conversation: Conversation, customer: Customer, score: 
         raise ValidationError(
             _("The comment is too long (at most %(max)d characters).") % {"max": MAX_RATING_COMMENT_LENGTH}
         )
+    require_storable(comment)
     conversation = _lock(conversation)
     if conversation.customer_id != customer.pk:
         raise ValidationError(_("Only the buyer of a conversation rates it."))

@@ -959,6 +959,35 @@ async def test_buyer_bad_frames_and_agent_only_types(shop, conversation, custome
     await close_all(buyer_ws)
 
 
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"], ids=["nul", "lone-surrogate"])
+async def test_text_with_nul_or_a_lone_surrogate_is_refused_and_stores_nothing(agent, shop, conversation, customer, bad):
+    """JSON carries both. PostgreSQL refuses NUL in text, and a lone surrogate has no UTF-8:
+    a rating comment holding one broke every later resync and API answer of its conversation."""
+    await database_sync_to_async(services.conversation_resolve)(conversation=conversation, actor=agent)
+    agent_ws, buyer_ws = await agent_socket(agent), await buyer_socket(shop, customer)
+    refused = [
+        (agent_ws, {"type": "send", "conversation_id": conversation.pk, "client_msg_id": "a1", "text": bad}, "a1"),
+        (agent_ws, {"type": "note", "conversation_id": conversation.pk, "client_msg_id": "n1", "text": bad}, "n1"),
+        (buyer_ws, {"type": "send", "client_msg_id": "b1", "text": bad}, "b1"),
+        (buyer_ws, {"type": "rate", "conversation_id": conversation.pk, "score": 2, "comment": bad}, "rate"),
+        # A bad id is not echoed back as the error's ref: the error frame itself must encode.
+        (buyer_ws, {"type": "send", "client_msg_id": bad, "text": "好"}, "send"),
+    ]
+    for ws, frame, ref in refused:
+        await ws.send_json_to(frame)
+        error = await receive_type(ws, "error")
+        assert (error["code"], error["ref"]) == ("invalid", ref)
+        json.dumps(error, ensure_ascii=False).encode()  # as the server puts it on the wire
+    await buyer_ws.send_json_to({"type": bad})
+    error = await receive_type(buyer_ws, "error")
+    assert (error["code"], error["ref"]) == ("unknown_type", None)
+    await ping_ok(agent_ws)
+    await ping_ok(buyer_ws)
+    assert not await database_sync_to_async(Message.objects.exists)()
+    assert await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation.pk).rating)() is None
+    await close_all(agent_ws, buyer_ws)
+
+
 async def test_oversize_and_binary_frames_are_refused(agent, conversation):
     agent_ws = await agent_socket(agent)
     huge = json.dumps({"type": "send", "conversation_id": conversation.pk, "client_msg_id": "big", "text": "x" * 70000})

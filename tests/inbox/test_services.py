@@ -168,6 +168,10 @@ def test_agent_reply_clears_wait_and_notes_stay_private(conversation, agent):
         {"text": "x" * 5001},
         {"text": "ok", "client_msg_id": "x" * 65},
         {"text": "ok", "sender_kind": "buyer", "is_private": True},
+        # PostgreSQL refuses NUL; a lone surrogate cannot be encoded by any later answer.
+        {"text": "a\x00b"},
+        {"text": "a\ud800b"},
+        {"text": "ok", "client_msg_id": "c\x00"},
     ],
 )
 def test_bad_message_input_is_refused_and_stores_nothing(conversation, kwargs):
@@ -680,6 +684,8 @@ def test_a_session_is_rated_once_and_again_after_a_reopen_and_resolve(conversati
         (4.0, "", "1 to 5"),
         (None, "", "1 to 5"),
         (4, "好" * 201, "too long"),
+        (2, "差\x00", "NUL"),
+        (2, "差\ud800劲", "surrogate"),
     ],
 )
 def test_a_rating_out_of_bounds_is_refused_and_stores_nothing(conversation, agent, score, comment, message):

@@ -324,6 +324,13 @@ def test_upload_too_large_is_400(client, shop, web_channel, session_token, setti
     assert response.status_code == 400
 
 
+def test_upload_text_with_a_nul_is_refused(client, shop, web_channel, session_token):
+    response = upload(client, shop, session_token, image=png_upload(), client_msg_id="n", text="看\x00图")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert not Message.objects.exists()
+
+
 def test_upload_oversize_body_is_refused_before_parsing(client, shop, web_channel, session_token, settings):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
