@@ -450,6 +450,12 @@ def buyer_message_send(
     it is locked directly: the hot path of every chat message, one lock and no profile
     lookup. Otherwise the buyer's current conversation is found or opened under the
     buyer's lock, as for a first message.
+
+    A retried ``client_msg_id`` returns the stored message with ``created=False`` and changes
+    nothing. In an unresolved conversation the insert's conflict tells it (no query); before
+    reopening a resolved one or finding or starting one, one query looks in all the buyer's
+    conversations on the channel, so a send resent after a resolve neither reopens the chat
+    nor is stored twice.
     """
     text, checked_images = _check_buyer_message(text=text, client_msg_id=client_msg_id, images=images)
     if isinstance(customer, BuyerSession):
@@ -466,16 +472,37 @@ def buyer_message_send(
         conversation = _lock_id(conversation_id)
         if conversation is not None and (conversation.customer_id != customer.pk or conversation.channel_id != channel.pk):
             conversation = None
-        elif conversation is not None and conversation.status == Conversation.Status.RESOLVED:
-            # Continued right here, without the buyer's lock: taking it while holding this
-            # conversation's would invert _open_locked's order (buyer, then conversation).
-            if _continues(conversation) and not _followed(conversation):
-                _change_status(conversation, status=Conversation.Status.OPEN, actor=None, reason=REOPEN_BUYER_RETURNED)
-            else:
-                conversation = None
+    if client_msg_id is not None and (conversation is None or conversation.status == Conversation.Status.RESOLVED):
+        # About to reopen a conversation or find or start one: a retried send (its ack lost
+        # before a resolve) must change nothing, wherever its message is stored.
+        stored = _stored_buyer_message(channel=channel, customer=customer, client_msg_id=client_msg_id)
+        if stored is not None:
+            return stored, False
+    if conversation is not None and conversation.status == Conversation.Status.RESOLVED:
+        # Continued right here, without the buyer's lock: taking it while holding this
+        # conversation's would invert _open_locked's order (buyer, then conversation).
+        if _continues(conversation) and not _followed(conversation):
+            _change_status(conversation, status=Conversation.Status.OPEN, actor=None, reason=REOPEN_BUYER_RETURNED)
+        else:
+            conversation = None
     if conversation is None:
         conversation = _open_locked(channel=channel, customer=customer)
     return _append_buyer_message(conversation, text=text, client_msg_id=client_msg_id, checked_images=checked_images)
+
+
+def _stored_buyer_message(*, channel: Channel, customer: Customer, client_msg_id: str) -> Message | None:
+    """The buyer's message with this ``client_msg_id`` in any of their conversations on the
+    channel (one query: the unique index per conversation), or None."""
+    return (
+        Message.objects.filter(
+            conversation__customer=customer,
+            conversation__channel=channel,
+            client_msg_id=client_msg_id,
+            sender_kind=Message.SenderKind.BUYER,
+        )
+        .order_by("-pk")
+        .first()
+    )
 
 
 def _check_buyer_message(*, text: str, client_msg_id: str | None, images: Sequence[UploadedFile]) -> tuple[str, list]:

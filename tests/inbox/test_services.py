@@ -108,6 +108,53 @@ def test_a_buyer_back_soon_after_a_resolve_continues_the_conversation(conversati
     assert conversation.status == Conversation.Status.RESOLVED
 
 
+@pytest.mark.parametrize("names_it", [True, False], ids=["socket", "upload"])
+def test_a_send_resent_after_a_resolve_returns_the_stored_message_and_changes_nothing(
+    conversation, agent, web_channel, resolve_for_good, names_it
+):
+    """The chat page resends unacknowledged sends on reconnect, and the ack may have been lost
+    before the resolve: the resend neither continues the chat nor starts one with a copy."""
+    customer = conversation.customer
+    send = {
+        "channel": web_channel,
+        "customer": customer,
+        "text": "问一下尺码",
+        "client_msg_id": "x-1",
+        "conversation_id": conversation.pk if names_it else None,
+    }
+    first, _ = services.buyer_message_send(**send)
+
+    def resend_changes_nothing() -> None:
+        conversation.refresh_from_db()
+        last_seq = conversation.last_seq
+        again, created = services.buyer_message_send(**send)
+        assert (again.pk, created) == (first.pk, False)
+        conversation.refresh_from_db()
+        assert (conversation.status, conversation.last_seq) == (Conversation.Status.RESOLVED, last_seq)
+
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    resend_changes_nothing()  # within CONTINUE_AFTER_RESOLVE: a new message would continue it
+    resolve_for_good(conversation, agent)
+    resend_changes_nothing()  # later: a new message would start a conversation
+    assert Conversation.objects.filter(customer=customer).count() == 1
+    assert Message.objects.filter(client_msg_id="x-1").count() == 1
+
+
+def test_a_resent_send_is_told_across_conversations_only_when_it_would_reopen_or_start_one(
+    conversation, agent, web_channel, resolve_for_good, django_assert_num_queries
+):
+    """The hot path (an open conversation named) stays as it was; the resolved one costs one
+    query more: the buyer's stored message looked up across their conversations."""
+    customer = conversation.customer
+    send = {"channel": web_channel, "customer": customer, "conversation_id": conversation.pk}
+    services.buyer_message_send(**send, text="一", client_msg_id="c1")
+    with django_assert_num_queries(5):  # savepoint, lock, insert, update, release
+        services.buyer_message_send(**send, text="二", client_msg_id="c2")
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    with django_assert_num_queries(4):  # savepoint, lock, the stored message, release
+        assert not services.buyer_message_send(**send, text="二", client_msg_id="c2")[1]
+
+
 def test_a_send_naming_a_conversation_the_buyer_has_moved_on_from_goes_to_the_current_one(
     conversation, agent, web_channel, resolve_for_good
 ):
