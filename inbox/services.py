@@ -717,13 +717,19 @@ def conversation_rate(*, conversation: Conversation, customer: Customer, score: 
 def conversation_mark_read(*, conversation: Conversation, side: str, up_to_seq: int, actor: User | None) -> Conversation:
     """Record that ``side`` ("agent" or "buyer") has read up to ``up_to_seq``.
 
-    Read receipts only move forward; a receipt that moves nothing records nothing.
+    Read receipts only move forward and stop at the last message: what lies past it is
+    events, the read events themselves among them, so clamping to ``last_seq`` would let a
+    receipt for a seq far ahead move (and record) again each time. A receipt that moves
+    nothing records nothing.
     """
     if side not in ("agent", "buyer"):
         raise ValidationError(_("side must be agent or buyer."))
     conversation = _lock(conversation)
-    up_to_seq = min(int(up_to_seq), conversation.last_seq)
     field = f"{side}_last_read_seq"
+    up_to_seq = int(up_to_seq)
+    if up_to_seq > getattr(conversation, field):  # else nothing moves: spare the query
+        last_message_seq = conversation.messages.order_by("-seq").values_list("seq", flat=True).first() or 0
+        up_to_seq = min(up_to_seq, last_message_seq)
     if up_to_seq <= getattr(conversation, field):
         return conversation
     setattr(conversation, field, up_to_seq)

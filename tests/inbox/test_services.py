@@ -317,6 +317,23 @@ def test_mark_read_only_moves_forward(conversation, agent):
     assert conversation.events.filter(kind="read").count() == 1
 
 
+def test_a_receipt_past_the_last_message_stops_there_and_records_once(conversation, agent):
+    for text in ("a", "b"):
+        last, _ = services.message_send(conversation=conversation, sender_kind="agent", author=agent, text=text)
+    for _ in range(3):  # each read event raises last_seq: it must not let the next receipt move
+        services.conversation_mark_read(conversation=conversation, side="buyer", up_to_seq=999999, actor=None)
+    conversation.refresh_from_db()
+    reads = list(conversation.events.filter(kind="read").values_list("data", flat=True))
+    assert reads == [{"side": "buyer", "up_to_seq": last.seq}]
+    assert conversation.buyer_last_read_seq == last.seq
+
+
+def test_a_receipt_in_a_conversation_without_messages_records_nothing(conversation, agent):
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+    services.conversation_mark_read(conversation=conversation, side="buyer", up_to_seq=1, actor=None)
+    assert not conversation.events.filter(kind="read").exists()
+
+
 def test_conversation_open_reuses_unresolved_and_refuses_cross_shop(web_channel, shop, other_shop):
     customer = CustomerFactory(shop=shop)
     first = services.conversation_open(channel=web_channel, customer=customer)
