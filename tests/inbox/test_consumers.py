@@ -652,6 +652,29 @@ async def test_visitor_profile_is_made_by_the_first_message(agent, shop, web_cha
     await close_all(agent_ws, buyer_ws)
 
 
+async def test_a_tab_opened_before_the_first_message_learns_the_buyer_from_another_tabs(agent, shop, web_channel):
+    token = session_token_issue(BuyerSession(shop_id=shop.pk, buyer_id="visitor-0123456789abcdef0123456789abcdef"))
+    first, second = [await open_socket(f"/ws/chat/{shop.slug}/?t={token}") for _ in range(2)]
+    for tab in (first, second):
+        assert (await receive_type(tab, "hello"))["customer"]["id"] is None
+        tab.staffing = []
+    agent_ws = await agent_socket(agent)
+    ack = await buyer_send(first, "v1", "有人吗？")
+    conversation_id = ack["message"]["conversation_id"]
+    assert (await receive_type(second, "event"))["event"]["conversation_id"] == conversation_id
+    assert await send_watch(agent_ws, [conversation_id]) == [conversation_id]
+    # The second tab types and reads in that conversation, as its buyer.
+    await second.send_json_to({"type": "typing", "is_typing": True})
+    typing = await receive_type(agent_ws, "typing")
+    assert (typing["conversation_id"], typing["side"], typing["is_typing"]) == (conversation_id, "buyer", True)
+    await second.send_json_to({"type": "read", "seq": ack["message"]["seq"]})
+    read = (await receive_type(first, "event"))["event"]
+    assert (read["kind"], read["conversation_id"], read["data"]) == (
+        "conversation.read", conversation_id, {"side": "buyer", "up_to_seq": ack["message"]["seq"]}
+    )
+    await close_all(first, second, agent_ws)
+
+
 async def test_a_first_message_past_the_address_cap_gets_an_error_frame(shop, web_channel, settings):
     settings.CHAT_NEW_VISITORS_PER_ADDRESS_PER_HOUR = 1
     sockets = []
