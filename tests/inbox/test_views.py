@@ -180,13 +180,44 @@ def test_chat_page_with_shop_token_identifies_the_platform_buyer(client, shop, w
     assert visitor_cookie.VISITOR_COOKIE not in response.cookies
 
 
-def test_chat_page_ignores_a_token_signed_by_another_shop(client, shop, web_channel):
-    foreign = ChannelFactory(shop=ShopFactory())
-    token = buyer_identity.shop_token_sign(channel=foreign, buyer_id="tb-42")
-    response = client.get(reverse("inbox:chat", args=[shop.slug]), {"token": token})
-    buyer = buyer_identity.session_token_read(config_of(response)["token"], shop_id=shop.pk)
-    assert buyer.buyer_id.startswith("visitor-")
-    assert not Customer.objects.filter(platform_buyer_id="tb-42").exists()
+def _refused_tokens(channel, shop_secret) -> dict[str, str]:
+    """Shop tokens the chat page must refuse, by why."""
+    sign = lambda claims, **kwargs: signing.dumps(claims, key=shop_secret, salt=buyer_identity.SHOP_TOKEN_SALT, **kwargs)
+    good = buyer_identity.shop_token_sign(channel=channel, buyer_id="tb-42")
+    with mock.patch("time.time", return_value=time.time() - buyer_identity.SHOP_TOKEN_MAX_AGE - 60):
+        expired = buyer_identity.shop_token_sign(channel=channel, buyer_id="tb-42")
+    return {
+        "forged": good[:-2] + ("xx" if not good.endswith("xx") else "yy"),
+        "garbage": "abc",
+        "expired": expired,
+        "other shop": buyer_identity.shop_token_sign(channel=ChannelFactory(shop=ShopFactory()), buyer_id="tb-42"),
+        "empty buyer id": sign({"b": "", "n": "x"}),
+        "buyer id not text": sign({"b": 5}),
+        "buyer id too long": sign({"b": "z" * 101}),
+        "buyer id blank": sign({"b": "   "}),
+        "nickname with NUL": sign({"b": "tb-42", "n": "小\x00红"}),
+        "nickname with a lone surrogate": sign({"b": "tb-42", "n": "小\ud800红"}),
+    }
+
+
+def test_chat_page_refuses_a_bad_shop_token_and_never_makes_a_visitor_of_it(client, shop, web_channel):
+    """A buyer whose link or sign-in ran out must hear so, not chat on as a stranger."""
+    for why, token in _refused_tokens(web_channel, web_channel.webhook_secret).items():
+        for query in ({"token": token}, {"token": token, "embed": "1"}):  # the widget's iframe too
+            response = client.get(reverse("inbox:chat", args=[shop.slug]), query)
+            assert response.status_code == 403, why
+            page = response.content.decode()
+            assert 'data-testid="chat-refused"' in page and 'id="dxe-config"' not in page, why
+            assert not response.cookies, why
+            assert "X-Frame-Options" not in response
+    assert not Customer.objects.exists()
+
+
+def test_the_refusal_says_what_happened_and_what_to_do(client, shop, web_channel):
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("inbox:chat", args=[shop.slug]), {"token": "abc"}).content.decode()
+    assert "This chat link has expired or is not valid" in page
+    assert "Please go back to the shop and open the chat from there again." in page
 
 
 def test_a_shop_token_is_checked_against_the_channel_secret_alone(client, shop, web_channel, settings):
