@@ -121,6 +121,18 @@ async def close_socket_db_connections() -> None:
         await SyncToAsync(connections.close_all, thread_sensitive=False, executor=thread)()
 
 
+class UnknownPathSocket(AsyncWebsocketConsumer):
+    """Any other websocket path: accepted and closed with 4404, as an unknown shop is.
+
+    Without it Channels' router raises "No route found" and the server answers the
+    handshake with a 500 and a logged traceback.
+    """
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)
+
+
 class FrameError(Exception):
     """A frame the server refuses; becomes an ``error`` frame with this code and message."""
 

@@ -228,6 +228,12 @@ async def test_buyer_with_bad_token_is_closed(shop, web_channel, customer, other
     await expect_closed(communicator, 4403)
 
 
+async def test_an_unknown_websocket_path_is_closed_with_4404_not_a_server_error(db):
+    for path in ("/ws/chat/", "/ws/nothing/", "/elsewhere"):
+        communicator = await open_socket(path)
+        await expect_closed(communicator, 4404)
+
+
 async def test_hello_frames(agent, shop, conversation, customer):
     agent_ws = await agent_socket(agent)
     assert agent_ws.hello["user"]["id"] == agent.pk
