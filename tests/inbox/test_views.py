@@ -1,6 +1,8 @@
 """Pages of the inbox: the agent workspace, the buyer chat page, its uploads, the widget, files."""
 import json
+import struct
 import time
+import zlib
 from unittest import mock
 
 import pytest
@@ -347,6 +349,27 @@ def test_upload_validation_errors_are_400_json(client, shop, web_channel, sessio
     assert error["code"] == "invalid"
     assert error["message"]
     assert not Message.objects.exists()
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG that says it is ``width`` × ``height`` with no pixel data: all PIL reads before
+    it judges the size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
+
+
+def test_an_image_of_too_many_pixels_says_so(client, shop, web_channel, session_token):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    # 20000 × 20000: past twice PIL's own limit, where it refuses to open it at all.
+    bomb = SimpleUploadedFile("bomb.png", _png_claiming(20000, 20000), content_type="image/png")
+    response = upload(client, shop, session_token, image=bomb, client_msg_id="b")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "图片像素过多。"  # not "not a valid image"
 
 
 def test_upload_too_large_is_400(client, shop, web_channel, session_token, settings):
