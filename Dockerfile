@@ -29,4 +29,5 @@ USER dianxiaoer
 VOLUME ["/data/media"]
 EXPOSE 8000
 
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "dianxiaoer.asgi:application"]
+# A websocket frame over 1 MiB drops the connection (docs/ARCHITECTURE.md, "Websocket protocol").
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--websocket-max-message-size", "1048576", "--websocket-max-frame-size", "1048576", "dianxiaoer.asgi:application"]

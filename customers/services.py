@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Shop
+from dianxiaoer.text import require_storable
 from inbox import realtime
 
 from . import events
@@ -25,6 +26,7 @@ def customer_get_or_create(*, shop: Shop, platform_buyer_id: str, nickname: str 
     if not platform_buyer_id or len(platform_buyer_id) > 100:
         raise ValidationError(_("A buyer id of 1 to 100 characters is required."))
     nickname = (nickname or "")[:100]
+    require_storable(platform_buyer_id, nickname)
     customer = Customer.objects.filter(shop=shop, platform_buyer_id=platform_buyer_id).first()
     if customer is None:
         now = timezone.now()

@@ -41,6 +41,9 @@ DEMO_LOGINS = [
 ]
 
 STOP_TIMEOUT_SECONDS = 20
+# daphne's own limit on an incoming websocket message and frame, stated rather than inherited:
+# past it autobahn drops the TCP connection (the app answers frames up to it with errors).
+WEBSOCKET_CEILING = ["--websocket-max-message-size", "1048576", "--websocket-max-frame-size", "1048576"]
 
 
 def say(text: str) -> None:
@@ -169,7 +172,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     exit_code = 0
     try:
-        start("web (daphne)", [str(python), "-m", "daphne", "-b", host, "-p", str(port), "dianxiaoer.asgi:application"])
+        start(
+            "web (daphne)",
+            [
+                str(python), "-m", "daphne", "-b", host, "-p", str(port),
+                *WEBSOCKET_CEILING, "dianxiaoer.asgi:application",
+            ],
+        )
         # Warnings and errors only: beat's sweeps run every few seconds, and their routine
         # lines would push the banner (the logins) off the screen within a minute.
         start(

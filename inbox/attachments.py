@@ -33,7 +33,9 @@ def check_image(upload: UploadedFile) -> CheckedImage:
             if width * height > MAX_PIXELS:
                 raise ValidationError(_("Image has too many pixels."))
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # PIL refuses to even open one far past MAX_PIXELS
+        raise ValidationError(_("Image has too many pixels."))
+    except (UnidentifiedImageError, OSError, SyntaxError):
         raise ValidationError(_("File is not a valid image."))
     finally:
         upload.seek(0)

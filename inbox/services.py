@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, User
 from dianxiaoer import prepared
+from dianxiaoer.text import require_storable
 from customers.models import Customer
 from customers.services import customer_get_or_create
 
@@ -199,6 +200,7 @@ def _validate_message_input(*, text: str, images: Sequence[UploadedFile], client
         raise ValidationError(_("At most %(max)d images per message.") % {"max": MAX_IMAGES_PER_MESSAGE})
     if client_msg_id is not None and not (0 < len(client_msg_id) <= MAX_CLIENT_MSG_ID_LENGTH):
         raise ValidationError(_("client_msg_id must be 1 to %(max)d characters.") % {"max": MAX_CLIENT_MSG_ID_LENGTH})
+    require_storable(text, client_msg_id or "")
     return text
 
 
@@ -448,6 +450,12 @@ def buyer_message_send(
     it is locked directly: the hot path of every chat message, one lock and no profile
     lookup. Otherwise the buyer's current conversation is found or opened under the
     buyer's lock, as for a first message.
+
+    A retried ``client_msg_id`` returns the stored message with ``created=False`` and changes
+    nothing. In an unresolved conversation the insert's conflict tells it (no query); before
+    reopening a resolved one or finding or starting one, one query looks in all the buyer's
+    conversations on the channel, so a send resent after a resolve neither reopens the chat
+    nor is stored twice.
     """
     text, checked_images = _check_buyer_message(text=text, client_msg_id=client_msg_id, images=images)
     if isinstance(customer, BuyerSession):
@@ -464,16 +472,37 @@ def buyer_message_send(
         conversation = _lock_id(conversation_id)
         if conversation is not None and (conversation.customer_id != customer.pk or conversation.channel_id != channel.pk):
             conversation = None
-        elif conversation is not None and conversation.status == Conversation.Status.RESOLVED:
-            # Continued right here, without the buyer's lock: taking it while holding this
-            # conversation's would invert _open_locked's order (buyer, then conversation).
-            if _continues(conversation) and not _followed(conversation):
-                _change_status(conversation, status=Conversation.Status.OPEN, actor=None, reason=REOPEN_BUYER_RETURNED)
-            else:
-                conversation = None
+    if client_msg_id is not None and (conversation is None or conversation.status == Conversation.Status.RESOLVED):
+        # About to reopen a conversation or find or start one: a retried send (its ack lost
+        # before a resolve) must change nothing, wherever its message is stored.
+        stored = _stored_buyer_message(channel=channel, customer=customer, client_msg_id=client_msg_id)
+        if stored is not None:
+            return stored, False
+    if conversation is not None and conversation.status == Conversation.Status.RESOLVED:
+        # Continued right here, without the buyer's lock: taking it while holding this
+        # conversation's would invert _open_locked's order (buyer, then conversation).
+        if _continues(conversation) and not _followed(conversation):
+            _change_status(conversation, status=Conversation.Status.OPEN, actor=None, reason=REOPEN_BUYER_RETURNED)
+        else:
+            conversation = None
     if conversation is None:
         conversation = _open_locked(channel=channel, customer=customer)
     return _append_buyer_message(conversation, text=text, client_msg_id=client_msg_id, checked_images=checked_images)
+
+
+def _stored_buyer_message(*, channel: Channel, customer: Customer, client_msg_id: str) -> Message | None:
+    """The buyer's message with this ``client_msg_id`` in any of their conversations on the
+    channel (one query: the unique index per conversation), or None."""
+    return (
+        Message.objects.filter(
+            conversation__customer=customer,
+            conversation__channel=channel,
+            client_msg_id=client_msg_id,
+            sender_kind=Message.SenderKind.BUYER,
+        )
+        .order_by("-pk")
+        .first()
+    )
 
 
 def _check_buyer_message(*, text: str, client_msg_id: str | None, images: Sequence[UploadedFile]) -> tuple[str, list]:
@@ -667,6 +696,7 @@ def conversation_rate(*, conversation: Conversation, customer: Customer, score: 
         raise ValidationError(
             _("The comment is too long (at most %(max)d characters).") % {"max": MAX_RATING_COMMENT_LENGTH}
         )
+    require_storable(comment)
     conversation = _lock(conversation)
     if conversation.customer_id != customer.pk:
         raise ValidationError(_("Only the buyer of a conversation rates it."))
@@ -687,13 +717,19 @@ def conversation_rate(*, conversation: Conversation, customer: Customer, score: 
 def conversation_mark_read(*, conversation: Conversation, side: str, up_to_seq: int, actor: User | None) -> Conversation:
     """Record that ``side`` ("agent" or "buyer") has read up to ``up_to_seq``.
 
-    Read receipts only move forward; a receipt that moves nothing records nothing.
+    Read receipts only move forward and stop at the last message: what lies past it is
+    events, the read events themselves among them, so clamping to ``last_seq`` would let a
+    receipt for a seq far ahead move (and record) again each time. A receipt that moves
+    nothing records nothing.
     """
     if side not in ("agent", "buyer"):
         raise ValidationError(_("side must be agent or buyer."))
     conversation = _lock(conversation)
-    up_to_seq = min(int(up_to_seq), conversation.last_seq)
     field = f"{side}_last_read_seq"
+    up_to_seq = int(up_to_seq)
+    if up_to_seq > getattr(conversation, field):  # else nothing moves: spare the query
+        last_message_seq = conversation.messages.order_by("-seq").values_list("seq", flat=True).first() or 0
+        up_to_seq = min(up_to_seq, last_message_seq)
     if up_to_seq <= getattr(conversation, field):
         return conversation
     setattr(conversation, field, up_to_seq)

@@ -219,19 +219,25 @@ def _chat_strings() -> dict[str, str]:
     }
 
 
-def _chat_buyer(request, shop: Shop, channel: Channel) -> tuple[BuyerSession, str | None]:
+def _chat_buyer(request, shop: Shop, channel: Channel) -> tuple[BuyerSession | None, str | None]:
     """The buyer this request is, and a new visitor id to set as cookies (or None).
 
     A buyer the shop vouches for gets their profile (and nickname) now; a visitor's profile
-    waits for their first message, so page views alone (crawlers) leave no rows.
+    waits for their first message, so page views alone (crawlers) leave no rows. A shop token
+    that is forged, expired, another shop's or names a buyer no profile can hold gives no
+    buyer (None): the buyer is refused, never silently made an anonymous visitor.
     """
     token = request.GET.get("token")
     if token:
         vouched = buyer_identity.shop_token_read(channel=channel, token=token)
-        if vouched is not None:
-            buyer_id, nickname = vouched
+        if vouched is None:
+            return None, None
+        buyer_id, nickname = vouched
+        try:
             customer = customer_get_or_create(shop=shop, platform_buyer_id=buyer_id, nickname=nickname)
-            return BuyerSession.of(customer), None
+        except ValidationError:
+            return None, None
+        return BuyerSession.of(customer), None
     visitor_id = visitor_cookie.visitor_id_of(request)
     new_visitor = None if visitor_id else buyer_identity.new_visitor_id()
     buyer = BuyerSession(
@@ -250,6 +256,9 @@ def chat_page(request, shop_slug: str):
     shop = get_object_or_404(Shop, slug=shop_slug)
     channel = _web_channel(shop)
     buyer, new_visitor = _chat_buyer(request, shop, channel)
+    if buyer is None:
+        context = {"shop": shop, "embedded": request.GET.get("embed") == "1"}
+        return render(request, "chat/refused.html", context, status=403)
     config = {
         "shop": {"name": shop.name, "slug": shop.slug},
         "token": buyer_identity.session_token_issue(buyer),

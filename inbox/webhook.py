@@ -35,6 +35,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dianxiaoer.rate_limit import client_address, window_hits
+from dianxiaoer.text import storable
 
 from .inbound_services import (
     MAX_EVENT_ID_LENGTH,
@@ -129,6 +130,8 @@ def _text(container: dict, key: str, path: str, *, max_length: int, required: bo
         raise _invalid(path, _("must not be empty"))
     if len(value) > max_length:
         raise _invalid(path, _("at most %(max)d characters") % {"max": max_length})
+    if not storable(value):
+        raise _invalid(path, _("must not contain NUL or unpaired surrogate characters"))
     return value
 
 

@@ -102,6 +102,18 @@ def test_web_serves_the_asgi_application(config):
     assert callable(application)
 
 
+def test_web_states_the_websocket_ceiling_of_the_bootstrap_and_above_the_apps_frame_limit(config):
+    """Past daphne's limit a frame drops the connection; below it the app answers ``too_large``."""
+    from dianxiaoer.bootstrap import WEBSOCKET_CEILING
+    from inbox.consumers.base import MAX_FRAME_BYTES
+
+    command = command_of(config["services"]["web"])
+    for flag in ("--websocket-max-message-size", "--websocket-max-frame-size"):
+        ceiling = int(command[command.index(flag) + 1])
+        assert ceiling == int(WEBSOCKET_CEILING[WEBSOCKET_CEILING.index(flag) + 1])
+        assert ceiling > MAX_FRAME_BYTES
+
+
 def test_worker_and_beat_use_the_project_celery_app_and_scheduler(config):
     from dianxiaoer.celery import app
 

@@ -4,6 +4,7 @@ They manage groups and frames only; every write goes through ``inbox.services`` 
 read through ``inbox.selectors`` (or, for a buyer, a filter on the buyer's own customer row).
 """
 from .agent import AgentConsumer
+from .base import UnknownPathSocket
 from .buyer import BuyerConsumer
 
-__all__ = ["AgentConsumer", "BuyerConsumer"]
+__all__ = ["AgentConsumer", "BuyerConsumer", "UnknownPathSocket"]

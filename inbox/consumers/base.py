@@ -21,6 +21,8 @@ from django.db import connections
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from dianxiaoer.text import storable
+
 from .. import realtime
 
 logger = logging.getLogger(__name__)
@@ -119,6 +121,18 @@ async def close_socket_db_connections() -> None:
         await SyncToAsync(connections.close_all, thread_sensitive=False, executor=thread)()
 
 
+class UnknownPathSocket(AsyncWebsocketConsumer):
+    """Any other websocket path: accepted and closed with 4404, as an unknown shop is.
+
+    Without it Channels' router raises "No route found" and the server answers the
+    handshake with a 500 and a logged traceback.
+    """
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)
+
+
 class FrameError(Exception):
     """A frame the server refuses; becomes an ``error`` frame with this code and message."""
 
@@ -165,6 +179,8 @@ def str_field(frame: dict, name: str) -> str:
     value = frame.get(name)
     if not isinstance(value, str):
         raise FrameError("invalid", _("`%(name)s` must be a string.") % {"name": name})
+    if not storable(value):
+        raise FrameError("invalid", _("`%(name)s` must not contain NUL or unpaired surrogate characters.") % {"name": name})
     return value
 
 
@@ -248,12 +264,12 @@ class JsonSocket(AsyncWebsocketConsumer):
         frame_type = frame.get("type")
         method = self.frame_handlers.get(frame_type) if isinstance(frame_type, str) else None
         if method is None:
-            await self.send_error(
-                "unknown_type", _("Unknown frame type."), frame_type if isinstance(frame_type, str) else None
-            )
+            # Echoed back only if it can be: a lone surrogate would make the error unsendable.
+            echoed = frame_type if isinstance(frame_type, str) and storable(frame_type) else None
+            await self.send_error("unknown_type", _("Unknown frame type."), echoed)
             return
         client_msg_id = frame.get("client_msg_id")
-        ref = client_msg_id if isinstance(client_msg_id, str) else frame_type
+        ref = client_msg_id if isinstance(client_msg_id, str) and storable(client_msg_id) else frame_type
         try:
             await getattr(self, method)(frame)
         except FrameError as exc:

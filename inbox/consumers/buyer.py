@@ -155,6 +155,8 @@ class BuyerConsumer(JsonSocket):
             shown = payload.get("message")
             if shown is not None and payload.get("conversation_id", 0) > (self.conversation_id or 0):
                 self.conversation_id = payload["conversation_id"]  # the buyer moved on elsewhere
+                if self.customer is None:  # another tab's first message made the buyer's profile
+                    self.customer = await self.db_call(self.buyer.customer)()
             if shown is not None and shown.get("sender_kind") == "buyer" and shown.get("client_msg_id") in self.own_sends:
                 return  # our own send: the ack carried it
             if "conversation" in payload or (shown is not None and "is_private" in shown):

@@ -36,10 +36,17 @@ def test_long_nickname_is_cut(shop):
     assert len(customer_get_or_create(shop=shop, platform_buyer_id="tb-1", nickname="名" * 150).nickname) == 100
 
 
-@pytest.mark.parametrize("buyer_id", ["", "   ", None, "x" * 101])
+@pytest.mark.parametrize("buyer_id", ["", "   ", None, "x" * 101, "tb\x00", "tb\ud800"])
 def test_bad_buyer_id_is_refused(shop, buyer_id):
     with pytest.raises(ValidationError):
         customer_get_or_create(shop=shop, platform_buyer_id=buyer_id)
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.parametrize("nickname", ["小\x00明", "小\udc00明"])
+def test_a_nickname_that_cannot_be_stored_is_refused(shop, nickname):
+    with pytest.raises(ValidationError):
+        customer_get_or_create(shop=shop, platform_buyer_id="tb-1", nickname=nickname)
     assert not Customer.objects.exists()
 
 

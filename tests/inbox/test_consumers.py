@@ -228,6 +228,12 @@ async def test_buyer_with_bad_token_is_closed(shop, web_channel, customer, other
     await expect_closed(communicator, 4403)
 
 
+async def test_an_unknown_websocket_path_is_closed_with_4404_not_a_server_error(db):
+    for path in ("/ws/chat/", "/ws/nothing/", "/elsewhere"):
+        communicator = await open_socket(path)
+        await expect_closed(communicator, 4404)
+
+
 async def test_hello_frames(agent, shop, conversation, customer):
     agent_ws = await agent_socket(agent)
     assert agent_ws.hello["user"]["id"] == agent.pk
@@ -652,6 +658,29 @@ async def test_visitor_profile_is_made_by_the_first_message(agent, shop, web_cha
     await close_all(agent_ws, buyer_ws)
 
 
+async def test_a_tab_opened_before_the_first_message_learns_the_buyer_from_another_tabs(agent, shop, web_channel):
+    token = session_token_issue(BuyerSession(shop_id=shop.pk, buyer_id="visitor-0123456789abcdef0123456789abcdef"))
+    first, second = [await open_socket(f"/ws/chat/{shop.slug}/?t={token}") for _ in range(2)]
+    for tab in (first, second):
+        assert (await receive_type(tab, "hello"))["customer"]["id"] is None
+        tab.staffing = []
+    agent_ws = await agent_socket(agent)
+    ack = await buyer_send(first, "v1", "有人吗？")
+    conversation_id = ack["message"]["conversation_id"]
+    assert (await receive_type(second, "event"))["event"]["conversation_id"] == conversation_id
+    assert await send_watch(agent_ws, [conversation_id]) == [conversation_id]
+    # The second tab types and reads in that conversation, as its buyer.
+    await second.send_json_to({"type": "typing", "is_typing": True})
+    typing = await receive_type(agent_ws, "typing")
+    assert (typing["conversation_id"], typing["side"], typing["is_typing"]) == (conversation_id, "buyer", True)
+    await second.send_json_to({"type": "read", "seq": ack["message"]["seq"]})
+    read = (await receive_type(first, "event"))["event"]
+    assert (read["kind"], read["conversation_id"], read["data"]) == (
+        "conversation.read", conversation_id, {"side": "buyer", "up_to_seq": ack["message"]["seq"]}
+    )
+    await close_all(first, second, agent_ws)
+
+
 async def test_a_first_message_past_the_address_cap_gets_an_error_frame(shop, web_channel, settings):
     settings.CHAT_NEW_VISITORS_PER_ADDRESS_PER_HOUR = 1
     sockets = []
@@ -957,6 +986,35 @@ async def test_buyer_bad_frames_and_agent_only_types(shop, conversation, custome
         assert (await receive_type(buyer_ws, "error"))["code"] == code
     await ping_ok(buyer_ws)
     await close_all(buyer_ws)
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"], ids=["nul", "lone-surrogate"])
+async def test_text_with_nul_or_a_lone_surrogate_is_refused_and_stores_nothing(agent, shop, conversation, customer, bad):
+    """JSON carries both. PostgreSQL refuses NUL in text, and a lone surrogate has no UTF-8:
+    a rating comment holding one broke every later resync and API answer of its conversation."""
+    await database_sync_to_async(services.conversation_resolve)(conversation=conversation, actor=agent)
+    agent_ws, buyer_ws = await agent_socket(agent), await buyer_socket(shop, customer)
+    refused = [
+        (agent_ws, {"type": "send", "conversation_id": conversation.pk, "client_msg_id": "a1", "text": bad}, "a1"),
+        (agent_ws, {"type": "note", "conversation_id": conversation.pk, "client_msg_id": "n1", "text": bad}, "n1"),
+        (buyer_ws, {"type": "send", "client_msg_id": "b1", "text": bad}, "b1"),
+        (buyer_ws, {"type": "rate", "conversation_id": conversation.pk, "score": 2, "comment": bad}, "rate"),
+        # A bad id is not echoed back as the error's ref: the error frame itself must encode.
+        (buyer_ws, {"type": "send", "client_msg_id": bad, "text": "好"}, "send"),
+    ]
+    for ws, frame, ref in refused:
+        await ws.send_json_to(frame)
+        error = await receive_type(ws, "error")
+        assert (error["code"], error["ref"]) == ("invalid", ref)
+        json.dumps(error, ensure_ascii=False).encode()  # as the server puts it on the wire
+    await buyer_ws.send_json_to({"type": bad})
+    error = await receive_type(buyer_ws, "error")
+    assert (error["code"], error["ref"]) == ("unknown_type", None)
+    await ping_ok(agent_ws)
+    await ping_ok(buyer_ws)
+    assert not await database_sync_to_async(Message.objects.exists)()
+    assert await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation.pk).rating)() is None
+    await close_all(agent_ws, buyer_ws)
 
 
 async def test_oversize_and_binary_frames_are_refused(agent, conversation):

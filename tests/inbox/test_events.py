@@ -60,8 +60,8 @@ def test_conversation_events_name_their_actor_to_agents_only(conversation, agent
 def test_a_snooze_shows_its_time_to_agents_and_only_the_status_to_the_buyer(conversation, agent):
     until = timezone.now() + timedelta(hours=1)
     services.conversation_snooze(conversation=conversation, until=until, actor=agent)
-    services.message_send(conversation=conversation, sender_kind="buyer", text="在吗")
-    services.conversation_mark_read(conversation=conversation, side="buyer", up_to_seq=3, actor=None)
+    message, _ = services.message_send(conversation=conversation, sender_kind="buyer", text="在吗")
+    services.conversation_mark_read(conversation=conversation, side="buyer", up_to_seq=message.seq, actor=None)
     loaded = conversation_queryset().get(pk=conversation.pk)
     snapshot = events.conversation_data(loaded)
     snoozed, woken, read = ConversationEvent.objects.filter(conversation=conversation).order_by("seq")
@@ -71,7 +71,7 @@ def test_a_snooze_shows_its_time_to_agents_and_only_the_status_to_the_buyer(conv
     assert [buyer_form["data"] for _, buyer_form in forms] == [
         {"from": "open", "to": "snoozed"},
         {"from": "snoozed", "to": "open"},
-        {"side": "buyer", "up_to_seq": 3},
+        {"side": "buyer", "up_to_seq": message.seq},
     ]
 
 

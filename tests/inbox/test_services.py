@@ -108,6 +108,53 @@ def test_a_buyer_back_soon_after_a_resolve_continues_the_conversation(conversati
     assert conversation.status == Conversation.Status.RESOLVED
 
 
+@pytest.mark.parametrize("names_it", [True, False], ids=["socket", "upload"])
+def test_a_send_resent_after_a_resolve_returns_the_stored_message_and_changes_nothing(
+    conversation, agent, web_channel, resolve_for_good, names_it
+):
+    """The chat page resends unacknowledged sends on reconnect, and the ack may have been lost
+    before the resolve: the resend neither continues the chat nor starts one with a copy."""
+    customer = conversation.customer
+    send = {
+        "channel": web_channel,
+        "customer": customer,
+        "text": "问一下尺码",
+        "client_msg_id": "x-1",
+        "conversation_id": conversation.pk if names_it else None,
+    }
+    first, _ = services.buyer_message_send(**send)
+
+    def resend_changes_nothing() -> None:
+        conversation.refresh_from_db()
+        last_seq = conversation.last_seq
+        again, created = services.buyer_message_send(**send)
+        assert (again.pk, created) == (first.pk, False)
+        conversation.refresh_from_db()
+        assert (conversation.status, conversation.last_seq) == (Conversation.Status.RESOLVED, last_seq)
+
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    resend_changes_nothing()  # within CONTINUE_AFTER_RESOLVE: a new message would continue it
+    resolve_for_good(conversation, agent)
+    resend_changes_nothing()  # later: a new message would start a conversation
+    assert Conversation.objects.filter(customer=customer).count() == 1
+    assert Message.objects.filter(client_msg_id="x-1").count() == 1
+
+
+def test_a_resent_send_is_told_across_conversations_only_when_it_would_reopen_or_start_one(
+    conversation, agent, web_channel, resolve_for_good, django_assert_num_queries
+):
+    """The hot path (an open conversation named) stays as it was; the resolved one costs one
+    query more: the buyer's stored message looked up across their conversations."""
+    customer = conversation.customer
+    send = {"channel": web_channel, "customer": customer, "conversation_id": conversation.pk}
+    services.buyer_message_send(**send, text="一", client_msg_id="c1")
+    with django_assert_num_queries(5):  # savepoint, lock, insert, update, release
+        services.buyer_message_send(**send, text="二", client_msg_id="c2")
+    services.conversation_resolve(conversation=conversation, actor=agent)
+    with django_assert_num_queries(4):  # savepoint, lock, the stored message, release
+        assert not services.buyer_message_send(**send, text="二", client_msg_id="c2")[1]
+
+
 def test_a_send_naming_a_conversation_the_buyer_has_moved_on_from_goes_to_the_current_one(
     conversation, agent, web_channel, resolve_for_good
 ):
@@ -168,6 +215,10 @@ def test_agent_reply_clears_wait_and_notes_stay_private(conversation, agent):
         {"text": "x" * 5001},
         {"text": "ok", "client_msg_id": "x" * 65},
         {"text": "ok", "sender_kind": "buyer", "is_private": True},
+        # PostgreSQL refuses NUL; a lone surrogate cannot be encoded by any later answer.
+        {"text": "a\x00b"},
+        {"text": "a\ud800b"},
+        {"text": "ok", "client_msg_id": "c\x00"},
     ],
 )
 def test_bad_message_input_is_refused_and_stores_nothing(conversation, kwargs):
@@ -264,6 +315,23 @@ def test_mark_read_only_moves_forward(conversation, agent):
     assert (conversation.agent_last_read_seq, conversation.agent_unread_count) == (2, 0)
     services.conversation_mark_read(conversation=conversation, side="agent", up_to_seq=1, actor=agent)
     assert conversation.events.filter(kind="read").count() == 1
+
+
+def test_a_receipt_past_the_last_message_stops_there_and_records_once(conversation, agent):
+    for text in ("a", "b"):
+        last, _ = services.message_send(conversation=conversation, sender_kind="agent", author=agent, text=text)
+    for _ in range(3):  # each read event raises last_seq: it must not let the next receipt move
+        services.conversation_mark_read(conversation=conversation, side="buyer", up_to_seq=999999, actor=None)
+    conversation.refresh_from_db()
+    reads = list(conversation.events.filter(kind="read").values_list("data", flat=True))
+    assert reads == [{"side": "buyer", "up_to_seq": last.seq}]
+    assert conversation.buyer_last_read_seq == last.seq
+
+
+def test_a_receipt_in_a_conversation_without_messages_records_nothing(conversation, agent):
+    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+    services.conversation_mark_read(conversation=conversation, side="buyer", up_to_seq=1, actor=None)
+    assert not conversation.events.filter(kind="read").exists()
 
 
 def test_conversation_open_reuses_unresolved_and_refuses_cross_shop(web_channel, shop, other_shop):
@@ -680,6 +748,8 @@ def test_a_session_is_rated_once_and_again_after_a_reopen_and_resolve(conversati
         (4.0, "", "1 to 5"),
         (None, "", "1 to 5"),
         (4, "好" * 201, "too long"),
+        (2, "差\x00", "NUL"),
+        (2, "差\ud800劲", "surrogate"),
     ],
 )
 def test_a_rating_out_of_bounds_is_refused_and_stores_nothing(conversation, agent, score, comment, message):

@@ -1,6 +1,8 @@
 """Pages of the inbox: the agent workspace, the buyer chat page, its uploads, the widget, files."""
 import json
+import struct
 import time
+import zlib
 from unittest import mock
 
 import pytest
@@ -180,13 +182,44 @@ def test_chat_page_with_shop_token_identifies_the_platform_buyer(client, shop, w
     assert visitor_cookie.VISITOR_COOKIE not in response.cookies
 
 
-def test_chat_page_ignores_a_token_signed_by_another_shop(client, shop, web_channel):
-    foreign = ChannelFactory(shop=ShopFactory())
-    token = buyer_identity.shop_token_sign(channel=foreign, buyer_id="tb-42")
-    response = client.get(reverse("inbox:chat", args=[shop.slug]), {"token": token})
-    buyer = buyer_identity.session_token_read(config_of(response)["token"], shop_id=shop.pk)
-    assert buyer.buyer_id.startswith("visitor-")
-    assert not Customer.objects.filter(platform_buyer_id="tb-42").exists()
+def _refused_tokens(channel, shop_secret) -> dict[str, str]:
+    """Shop tokens the chat page must refuse, by why."""
+    sign = lambda claims, **kwargs: signing.dumps(claims, key=shop_secret, salt=buyer_identity.SHOP_TOKEN_SALT, **kwargs)
+    good = buyer_identity.shop_token_sign(channel=channel, buyer_id="tb-42")
+    with mock.patch("time.time", return_value=time.time() - buyer_identity.SHOP_TOKEN_MAX_AGE - 60):
+        expired = buyer_identity.shop_token_sign(channel=channel, buyer_id="tb-42")
+    return {
+        "forged": good[:-2] + ("xx" if not good.endswith("xx") else "yy"),
+        "garbage": "abc",
+        "expired": expired,
+        "other shop": buyer_identity.shop_token_sign(channel=ChannelFactory(shop=ShopFactory()), buyer_id="tb-42"),
+        "empty buyer id": sign({"b": "", "n": "x"}),
+        "buyer id not text": sign({"b": 5}),
+        "buyer id too long": sign({"b": "z" * 101}),
+        "buyer id blank": sign({"b": "   "}),
+        "nickname with NUL": sign({"b": "tb-42", "n": "小\x00红"}),
+        "nickname with a lone surrogate": sign({"b": "tb-42", "n": "小\ud800红"}),
+    }
+
+
+def test_chat_page_refuses_a_bad_shop_token_and_never_makes_a_visitor_of_it(client, shop, web_channel):
+    """A buyer whose link or sign-in ran out must hear so, not chat on as a stranger."""
+    for why, token in _refused_tokens(web_channel, web_channel.webhook_secret).items():
+        for query in ({"token": token}, {"token": token, "embed": "1"}):  # the widget's iframe too
+            response = client.get(reverse("inbox:chat", args=[shop.slug]), query)
+            assert response.status_code == 403, why
+            page = response.content.decode()
+            assert 'data-testid="chat-refused"' in page and 'id="dxe-config"' not in page, why
+            assert not response.cookies, why
+            assert "X-Frame-Options" not in response
+    assert not Customer.objects.exists()
+
+
+def test_the_refusal_says_what_happened_and_what_to_do(client, shop, web_channel):
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("inbox:chat", args=[shop.slug]), {"token": "abc"}).content.decode()
+    assert "This chat link has expired or is not valid" in page
+    assert "Please go back to the shop and open the chat from there again." in page
 
 
 def test_a_shop_token_is_checked_against_the_channel_secret_alone(client, shop, web_channel, settings):
@@ -318,10 +351,38 @@ def test_upload_validation_errors_are_400_json(client, shop, web_channel, sessio
     assert not Message.objects.exists()
 
 
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG that says it is ``width`` × ``height`` with no pixel data: all PIL reads before
+    it judges the size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
+
+
+def test_an_image_of_too_many_pixels_says_so(client, shop, web_channel, session_token):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    # 20000 × 20000: past twice PIL's own limit, where it refuses to open it at all.
+    bomb = SimpleUploadedFile("bomb.png", _png_claiming(20000, 20000), content_type="image/png")
+    response = upload(client, shop, session_token, image=bomb, client_msg_id="b")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "图片像素过多。"  # not "not a valid image"
+
+
 def test_upload_too_large_is_400(client, shop, web_channel, session_token, settings):
     settings.ATTACHMENT_MAX_BYTES = 50
     response = upload(client, shop, session_token, image=png_upload(size=(64, 64)))
     assert response.status_code == 400
+
+
+def test_upload_text_with_a_nul_is_refused(client, shop, web_channel, session_token):
+    response = upload(client, shop, session_token, image=png_upload(), client_msg_id="n", text="看\x00图")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert not Message.objects.exists()
 
 
 def test_upload_oversize_body_is_refused_before_parsing(client, shop, web_channel, session_token, settings):

@@ -544,6 +544,25 @@ def test_wrong_shape_is_refused_naming_the_field(client, platform_channel, make,
     assert counts() == NOTHING
 
 
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"], ids=["nul", "lone-surrogate"])
+@pytest.mark.parametrize(
+    "make, dotted, path",
+    [
+        (message_event, "id", "id"),
+        (message_event, "buyer.id", "buyer.id"),
+        (message_event, "buyer.nickname", "buyer.nickname"),
+        (message_event, "message.text", "message.text"),
+        (order_event, "order.items.0.title", "order.items[0].title"),
+    ],
+)
+def test_text_that_cannot_be_stored_is_refused_naming_the_field(client, platform_channel, make, dotted, path, bad):
+    """JSON escapes carry NUL (which PostgreSQL refuses) and lone surrogates (no UTF-8 form)."""
+    raw = json.dumps(_with(make(), dotted, bad)).encode()  # escaped: the body itself is UTF-8
+    error = assert_error(post(client, platform_channel, raw=raw), 400, "invalid_event")
+    assert error["message"].startswith(f"{path}:"), error["message"]
+    assert counts() == NOTHING
+
+
 def test_unknown_event_type_names_the_known_ones(client, platform_channel):
     error = assert_error(post(client, platform_channel, _with(message_event(), "type", "refund")), 400, "invalid_event")
     assert "refund" in error["message"]
