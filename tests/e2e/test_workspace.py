@@ -53,6 +53,28 @@ def test_drafts_survive_switching_conversations_and_reload(live, browser):
     expect(composer).to_have_value("")
 
 
+def test_a_note_draft_comes_back_as_a_note_after_a_reload(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-note", nickname="老买家", text="我要退款")
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    page.click("#messages")
+    page.keyboard.press("n")
+    page.keyboard.type("内部：先别退款")
+
+    page.reload()
+    page.wait_for_selector('#conn[data-state="open"]')
+    composer = page.locator("[data-testid=composer]")
+    expect(page.locator("[data-testid=thread-name]")).to_have_text("老买家")
+    expect(composer).to_have_value("内部：先别退款")
+    expect(page.locator("#composer")).to_have_attribute("data-mode", "note")
+    composer.press("Enter")  # adds the note: the buyer never sees it
+    expect(page.locator("#messages [data-testid=note]")).to_have_count(1)
+    expect(page.locator("#messages [data-testid=pending]")).to_have_count(0)
+    assert [m["is_private"] for m in live.helper("messages", conversation_id=sent["conversation_id"])] == [False, True]
+
+
 def test_keyboard_shortcuts(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]
