@@ -75,6 +75,26 @@ def test_a_note_draft_comes_back_as_a_note_after_a_reload(live, browser):
     assert [m["is_private"] for m in live.helper("messages", conversation_id=sent["conversation_id"])] == [False, True]
 
 
+def test_switching_language_keeps_the_open_conversation_and_its_draft(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    live.helper("buyer_message", slug=slug, buyer_id="tb-1", nickname="Lily", text="Hello?")
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-2", nickname="Tom", text="Refund?")
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    page.click("[data-testid=note-mode]")
+    page.locator("[data-testid=composer]").fill("Check his order first")
+
+    page.select_option("#lang-ws", "en")
+    page.wait_for_selector('#conn[data-state="open"]')
+    expect(page.locator("[data-testid=logout]")).to_have_text("Sign out")
+    expect(page).to_have_url(live.url(f"/inbox/?c={sent['conversation_id']}"))
+    expect(page.locator("[data-testid=thread-name]")).to_have_text("Tom")
+    expect(page.locator("[data-testid=composer]")).to_have_value("Check his order first")
+    expect(page.locator("#composer")).to_have_attribute("data-mode", "note")
+    expect(page.locator("[data-testid=send]")).to_have_text("Add note")
+
+
 def test_keyboard_shortcuts(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]
