@@ -288,6 +288,51 @@ def test_a_resolved_conversation_leaves_the_open_list_once_another_is_opened(liv
     expect(rows.first).to_contain_text("买家0")
 
 
+def test_the_list_is_read_again_after_a_reconnect(live, browser):
+    seed = live.helper("seed", agents=["小美", "阿强"])
+    slug, xiaomei, aqiang = seed["shop"]["slug"], seed["agents"][0], seed["agents"][1]
+    ids = {
+        name: live.helper("buyer_message", slug=slug, buyer_id=f"tb-{name}", nickname=f"买家{name}", text="在吗")["conversation_id"]
+        for name in "ABCD"
+    }
+    for name in "BCD":
+        live.helper("assign", conversation_id=ids[name], agent_id=xiaomei["id"])
+    page = browser.agent_page(xiaomei)
+    rows = page.locator("[data-testid=conversation]")
+    conn = page.locator("#conn")
+
+    def away(*changes):
+        """The socket is down while a colleague makes ``changes``; then it comes back."""
+        page.evaluate("dxeSocket.drop(60000)")
+        expect(conn).not_to_have_attribute("data-state", "open")
+        for op, args in changes:
+            live.helper(op, **args)
+        page.evaluate("dxeSocket.holdUntil = 0; dxeSocket.reconnectNow()")
+        expect(conn).to_have_attribute("data-state", "open")
+
+    # 全部 · 进行中: a conversation resolved meanwhile leaves, one taken by 阿强 says so.
+    expect(rows).to_have_count(4)
+    away(
+        ("resolve", {"conversation_id": ids["A"], "agent_id": aqiang["id"]}),
+        ("assign", {"conversation_id": ids["B"], "agent_id": aqiang["id"]}),
+    )
+    expect(row_of(page, ids["A"])).to_have_count(0)
+    expect(row_of(page, ids["B"]).locator(".conv-assignee")).to_have_text("阿强")
+    expect(rows).to_have_count(3)
+
+    # 我的: taken rows leave, except the open one, which stays while it is open.
+    page.click(".tab[data-view=mine]")
+    expect(rows).to_have_count(2)
+    row_of(page, ids["C"]).click()
+    away(
+        ("assign", {"conversation_id": ids["C"], "agent_id": aqiang["id"]}),
+        ("assign", {"conversation_id": ids["D"], "agent_id": aqiang["id"]}),
+    )
+    expect(row_of(page, ids["D"])).to_have_count(0)
+    expect(row_of(page, ids["C"]).locator(".conv-assignee")).to_have_text("阿强")
+    expect(rows).to_have_count(1)
+
+
 def test_snoozing_a_conversation_until_the_buyer_writes_or_its_time_comes(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]
