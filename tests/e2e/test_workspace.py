@@ -461,6 +461,26 @@ def test_a_long_nickname_ends_in_an_ellipsis_clear_of_the_thread_actions(live, b
     assert name_box["x"] + name_box["width"] <= actions_box["x"]
 
 
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_the_thread_header_keeps_the_name_and_meta_on_one_line_each_on_narrow_screens(live, browser, locale):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    other = live.helper("seed", shop_name="测试京东店", agents=[])
+    live.helper("join", agent_id=agent["id"], slug=other["shop"]["slug"])  # the meta names the shop too
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-narrow", nickname="爱吃鱼的猫咪小姐姐", text="在吗")
+    page = browser.agent_page(agent, locale=locale, viewport=(1024, 768))
+    row_of(page, sent["conversation_id"]).click()
+    name, meta = page.locator("[data-testid=thread-name]"), page.locator("#thread-meta")
+    expect(meta).to_contain_text("测试旗舰店")
+    for width in (1440, 1280, 1024):
+        page.set_viewport_size({"width": width, "height": 768})
+        shot(page, f"thread-header-{locale}-{width}")
+        assert name.bounding_box()["width"] >= 140, width  # the name reads, not "爱…"
+        assert name.bounding_box()["height"] < 26, width  # one line each
+        assert meta.bounding_box()["height"] < 20, width
+        assert page.locator(".thread-header").bounding_box()["height"] <= 100, width
+
+
 def test_a_conversation_opened_while_the_server_was_away_loads_once_it_is_back(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]
