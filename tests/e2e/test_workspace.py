@@ -271,6 +271,24 @@ def test_list_pages_in_by_scrolling_and_filters(live, browser):
     expect(rows).to_have_count(0)
 
 
+def test_an_agent_of_two_shops_sees_each_rows_shop(live, browser):
+    seed = live.helper("seed", agents=["小美", "阿强"])
+    xiaomei, aqiang = seed["agents"]
+    other = live.helper("seed", shop_name="测试京东店", agents=[])
+    live.helper("join", agent_id=xiaomei["id"], slug=other["shop"]["slug"])
+    flagship = live.helper("buyer_message", slug=seed["shop"]["slug"], buyer_id="tb-1", nickname="买家甲", text="在吗")
+    jd = live.helper("buyer_message", slug=other["shop"]["slug"], buyer_id="jd-1", nickname="买家乙", text="在吗")
+
+    page = browser.agent_page(xiaomei, viewport=(1024, 768))
+    expect(row_of(page, flagship["conversation_id"]).locator("[data-testid=row-shop]")).to_have_text("测试旗舰店")
+    expect(row_of(page, jd["conversation_id"]).locator("[data-testid=row-shop]")).to_have_text("测试京东店")
+    shot(page, "list-two-shops")
+
+    single = browser.agent_page(aqiang)  # one shop: no label
+    expect(row_of(single, flagship["conversation_id"])).to_be_visible()
+    expect(single.locator("[data-testid=row-shop]")).to_have_count(0)
+
+
 def test_a_resolved_conversation_leaves_the_open_list_once_another_is_opened(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]

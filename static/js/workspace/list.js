@@ -6,7 +6,9 @@
   const { h, fmt, timeLabel, duration } = window.DXE;
 
   window.DXE.workspace.list = function (ws) {
-    const { S, me, state, els, store } = ws;
+    const { cfg, S, me, state, els, store } = ws;
+    // An agent of several shops sees on each row whose it is; of one shop, nothing to tell.
+    const shopNames = cfg.shops.length > 1 ? new Map(cfg.shops.map((shop) => [shop.id, shop.name])) : null;
 
     function matchesFilter(conv) {
       if (state.view === "mine" && !(conv.assignee && conv.assignee.id === me.id)) return false;
@@ -42,6 +44,7 @@
       const unread = conv.agent_unread_count || 0;
       const avatar = h("span", { class: "avatar", "aria-hidden": "true" });
       ws.paintAvatar(avatar, ws.buyerName(conv), conv.customer ? conv.customer.id : conv.id);
+      const shopName = shopNames && shopNames.get(conv.shop_id);
       const meta = [];
       if (waiting) {
         const ms = Date.now() - Date.parse(conv.waiting_since);
@@ -73,7 +76,13 @@
         h(
           "div",
           { class: "conv-main" },
-          h("div", { class: "conv-top" }, h("span", { class: "conv-name" }, ws.buyerName(conv)), h("span", { class: "conv-time" }, timeLabel(conv.last_message_at))),
+          h(
+            "div",
+            { class: "conv-top" },
+            h("span", { class: "conv-name" }, ws.buyerName(conv)),
+            shopName ? h("span", { class: "conv-shop", title: shopName, dataset: { testid: "row-shop" } }, shopName) : null,
+            h("span", { class: "conv-time" }, timeLabel(conv.last_message_at))
+          ),
           h(
             "div",
             { class: "conv-mid" },
