@@ -31,6 +31,7 @@ from django.db import close_old_connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Membership, Organization, Role, Shop, User  # noqa: E402
+from accounts.services import membership_add  # noqa: E402
 from customers.models import Customer  # noqa: E402
 from customers.services import customer_get_or_create, customer_tag_add, customer_update  # noqa: E402
 from inbox import buyer_identity, services, webhook  # noqa: E402
@@ -65,6 +66,11 @@ def op_seed(*, shop_name: str = "测试旗舰店", agents: list[str] = ("小美"
         Membership.objects.create(user=user, shop=shop, role=role)
         people.append(_agent(user))
     return {"shop": {"id": shop.pk, "slug": shop.slug, "name": shop.name}, "channel_id": channel.pk, "agents": people}
+
+
+def op_join(*, agent_id: int, slug: str, role: str = Role.AGENT) -> None:
+    """Make an agent a member of one more shop."""
+    membership_add(user=User.objects.get(pk=agent_id), shop=Shop.objects.get(slug=slug), role=role)
 
 
 def op_user_without_shop() -> dict:

@@ -54,6 +54,48 @@ def test_drafts_survive_switching_conversations_and_reload(live, browser):
     expect(composer).to_have_value("")
 
 
+def test_a_note_draft_comes_back_as_a_note_after_a_reload(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-note", nickname="老买家", text="我要退款")
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    page.click("#messages")
+    page.keyboard.press("n")
+    page.keyboard.type("内部：先别退款")
+
+    page.reload()
+    page.wait_for_selector('#conn[data-state="open"]')
+    composer = page.locator("[data-testid=composer]")
+    expect(page.locator("[data-testid=thread-name]")).to_have_text("老买家")
+    expect(composer).to_have_value("内部：先别退款")
+    expect(page.locator("#composer")).to_have_attribute("data-mode", "note")
+    composer.press("Enter")  # adds the note: the buyer never sees it
+    expect(page.locator("#messages [data-testid=note]")).to_have_count(1)
+    expect(page.locator("#messages [data-testid=pending]")).to_have_count(0)
+    assert [m["is_private"] for m in live.helper("messages", conversation_id=sent["conversation_id"])] == [False, True]
+
+
+def test_switching_language_keeps_the_open_conversation_and_its_draft(live, browser):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    live.helper("buyer_message", slug=slug, buyer_id="tb-1", nickname="Lily", text="Hello?")
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-2", nickname="Tom", text="Refund?")
+    page = browser.agent_page(agent)
+    row_of(page, sent["conversation_id"]).click()
+    page.click("[data-testid=note-mode]")
+    page.locator("[data-testid=composer]").fill("Check his order first")
+
+    page.select_option("#lang-ws", "en")
+    page.wait_for_selector('#conn[data-state="open"]')
+    expect(page.locator("[data-testid=logout]")).to_have_text("Sign out")
+    expect(page).to_have_url(live.url(f"/inbox/?c={sent['conversation_id']}"))
+    expect(page.locator("[data-testid=thread-name]")).to_have_text("Tom")
+    expect(page.locator("[data-testid=composer]")).to_have_value("Check his order first")
+    expect(page.locator("#composer")).to_have_attribute("data-mode", "note")
+    expect(page.locator("[data-testid=send]")).to_have_text("Add note")
+
+
 def test_keyboard_shortcuts(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]
@@ -340,6 +382,24 @@ def test_list_pages_in_by_scrolling_and_filters(live, browser):
     expect(rows).to_have_count(0)
 
 
+def test_an_agent_of_two_shops_sees_each_rows_shop(live, browser):
+    seed = live.helper("seed", agents=["小美", "阿强"])
+    xiaomei, aqiang = seed["agents"]
+    other = live.helper("seed", shop_name="测试京东店", agents=[])
+    live.helper("join", agent_id=xiaomei["id"], slug=other["shop"]["slug"])
+    flagship = live.helper("buyer_message", slug=seed["shop"]["slug"], buyer_id="tb-1", nickname="买家甲", text="在吗")
+    jd = live.helper("buyer_message", slug=other["shop"]["slug"], buyer_id="jd-1", nickname="买家乙", text="在吗")
+
+    page = browser.agent_page(xiaomei, viewport=(1024, 768))
+    expect(row_of(page, flagship["conversation_id"]).locator("[data-testid=row-shop]")).to_have_text("测试旗舰店")
+    expect(row_of(page, jd["conversation_id"]).locator("[data-testid=row-shop]")).to_have_text("测试京东店")
+    shot(page, "list-two-shops")
+
+    single = browser.agent_page(aqiang)  # one shop: no label
+    expect(row_of(single, flagship["conversation_id"])).to_be_visible()
+    expect(single.locator("[data-testid=row-shop]")).to_have_count(0)
+
+
 def test_a_resolved_conversation_leaves_the_open_list_once_another_is_opened(live, browser):
     seed = live.helper("seed", agents=["小美"])
     slug, agent = seed["shop"]["slug"], seed["agents"][0]
@@ -355,6 +415,51 @@ def test_a_resolved_conversation_leaves_the_open_list_once_another_is_opened(liv
     rows.filter(has_text="买家0").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("买家0")
+
+
+def test_the_list_is_read_again_after_a_reconnect(live, browser):
+    seed = live.helper("seed", agents=["小美", "阿强"])
+    slug, xiaomei, aqiang = seed["shop"]["slug"], seed["agents"][0], seed["agents"][1]
+    ids = {
+        name: live.helper("buyer_message", slug=slug, buyer_id=f"tb-{name}", nickname=f"买家{name}", text="在吗")["conversation_id"]
+        for name in "ABCD"
+    }
+    for name in "BCD":
+        live.helper("assign", conversation_id=ids[name], agent_id=xiaomei["id"])
+    page = browser.agent_page(xiaomei)
+    rows = page.locator("[data-testid=conversation]")
+    conn = page.locator("#conn")
+
+    def away(*changes):
+        """The socket is down while a colleague makes ``changes``; then it comes back."""
+        page.evaluate("dxeSocket.drop(60000)")
+        expect(conn).not_to_have_attribute("data-state", "open")
+        for op, args in changes:
+            live.helper(op, **args)
+        page.evaluate("dxeSocket.holdUntil = 0; dxeSocket.reconnectNow()")
+        expect(conn).to_have_attribute("data-state", "open")
+
+    # 全部 · 进行中: a conversation resolved meanwhile leaves, one taken by 阿强 says so.
+    expect(rows).to_have_count(4)
+    away(
+        ("resolve", {"conversation_id": ids["A"], "agent_id": aqiang["id"]}),
+        ("assign", {"conversation_id": ids["B"], "agent_id": aqiang["id"]}),
+    )
+    expect(row_of(page, ids["A"])).to_have_count(0)
+    expect(row_of(page, ids["B"]).locator(".conv-assignee")).to_have_text("阿强")
+    expect(rows).to_have_count(3)
+
+    # 我的: taken rows leave, except the open one, which stays while it is open.
+    page.click(".tab[data-view=mine]")
+    expect(rows).to_have_count(2)
+    row_of(page, ids["C"]).click()
+    away(
+        ("assign", {"conversation_id": ids["C"], "agent_id": aqiang["id"]}),
+        ("assign", {"conversation_id": ids["D"], "agent_id": aqiang["id"]}),
+    )
+    expect(row_of(page, ids["D"])).to_have_count(0)
+    expect(row_of(page, ids["C"]).locator(".conv-assignee")).to_have_text("阿强")
+    expect(rows).to_have_count(1)
 
 
 def test_snoozing_a_conversation_until_the_buyer_writes_or_its_time_comes(live, browser):
@@ -483,6 +588,26 @@ def test_a_long_nickname_ends_in_an_ellipsis_clear_of_the_thread_actions(live, b
     expect(name).to_have_text(nickname)
     name_box, actions_box = name.bounding_box(), page.locator(".thread-actions").bounding_box()
     assert name_box["x"] + name_box["width"] <= actions_box["x"]
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_the_thread_header_keeps_the_name_and_meta_on_one_line_each_on_narrow_screens(live, browser, locale):
+    seed = live.helper("seed", agents=["小美"])
+    slug, agent = seed["shop"]["slug"], seed["agents"][0]
+    other = live.helper("seed", shop_name="测试京东店", agents=[])
+    live.helper("join", agent_id=agent["id"], slug=other["shop"]["slug"])  # the meta names the shop too
+    sent = live.helper("buyer_message", slug=slug, buyer_id="tb-narrow", nickname="爱吃鱼的猫咪小姐姐", text="在吗")
+    page = browser.agent_page(agent, locale=locale, viewport=(1024, 768))
+    row_of(page, sent["conversation_id"]).click()
+    name, meta = page.locator("[data-testid=thread-name]"), page.locator("#thread-meta")
+    expect(meta).to_contain_text("测试旗舰店")
+    for width in (1440, 1280, 1024):
+        page.set_viewport_size({"width": width, "height": 768})
+        shot(page, f"thread-header-{locale}-{width}")
+        assert name.bounding_box()["width"] >= 140, width  # the name reads, not "爱…"
+        assert name.bounding_box()["height"] < 26, width  # one line each
+        assert meta.bounding_box()["height"] < 20, width
+        assert page.locator(".thread-header").bounding_box()["height"] <= 100, width
 
 
 def test_a_conversation_opened_while_the_server_was_away_loads_once_it_is_back(live, browser):

@@ -8,23 +8,40 @@
 
     const draftKey = (id) => `dxe.draft.${me.id}.${id}`;
 
+    /** A draft is stored with its mode: a note that came back as a reply would go to the buyer. */
     function saveDraft() {
-      if (state.activeId === null) return;
+      const id = state.activeId;
+      if (id === null) return;
       const text = els.input.value;
-      state.drafts.set(state.activeId, text);
-      store.set(draftKey(state.activeId), text);
+      state.drafts.set(id, text);
+      store.set(draftKey(id), text ? JSON.stringify({ text, mode: els.composer.dataset.mode }) : null);
+    }
+
+    function storedDraft(id) {
+      const raw = store.get(draftKey(id), "");
+      try {
+        const draft = JSON.parse(raw);
+        if (draft && typeof draft.text === "string") return { text: draft.text, mode: draft.mode === "reply" ? "reply" : "note" };
+      } catch (err) {
+        /* plain text: a draft saved before modes were */
+      }
+      // Its mode unknown: a note is the side on which nothing reaches the buyer by mistake.
+      return { text: raw, mode: raw ? "note" : "reply" };
     }
 
     function restoreDraft() {
       const id = state.activeId;
-      const text = state.drafts.has(id) ? state.drafts.get(id) : store.get(draftKey(id), "");
-      els.input.value = text;
-      setMode(state.modes.get(id) || "reply");
+      const draft = state.drafts.has(id) ? { text: state.drafts.get(id), mode: state.modes.get(id) || "reply" } : storedDraft(id);
+      els.input.value = draft.text;
+      setMode(draft.mode);
     }
 
     function setMode(mode) {
       els.composer.dataset.mode = mode;
-      if (state.activeId !== null) state.modes.set(state.activeId, mode);
+      if (state.activeId !== null) {
+        state.modes.set(state.activeId, mode);
+        saveDraft();
+      }
       for (const b of els.composer.querySelectorAll(".mode")) {
         const on = b.dataset.mode === mode;
         b.classList.toggle("is-active", on);

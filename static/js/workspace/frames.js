@@ -5,8 +5,8 @@
  * `list.update` rows of the list we show (`list` frame). On every (re)connect (`hello`) we
  * watch our threads again, send resync with `held` of each, then resend unacknowledged
  * frames with their original client_msg_id (the server answers a retry with the stored
- * message), and refetch the first list page for conversations that changed while we were
- * away and the open conversation's buyer profile. */
+ * message), and read the list again (what changed, came or left while we were away) and
+ * the open conversation's buyer profile. */
 (function () {
   "use strict";
   const { fmt } = window.DXE;
@@ -85,7 +85,7 @@
           for (const t of state.threads.values()) t.readSent = 0;
           state.outbox.flush(true);
           if (state.hellos > 1) {
-            ws.refreshFirstPage();
+            ws.reloadList();
             ws.retryActive();
             ws.refreshDeliveries();
           }

@@ -6,7 +6,9 @@
   const { h, fmt, timeLabel, duration } = window.DXE;
 
   window.DXE.workspace.list = function (ws) {
-    const { S, me, state, els, store } = ws;
+    const { cfg, S, me, state, els, store } = ws;
+    // An agent of several shops sees on each row whose it is; of one shop, nothing to tell.
+    const shopNames = cfg.shops.length > 1 ? new Map(cfg.shops.map((shop) => [shop.id, shop.name])) : null;
 
     function matchesFilter(conv) {
       if (state.view === "mine" && !(conv.assignee && conv.assignee.id === me.id)) return false;
@@ -42,6 +44,7 @@
       const unread = conv.agent_unread_count || 0;
       const avatar = h("span", { class: "avatar", "aria-hidden": "true" });
       ws.paintAvatar(avatar, ws.buyerName(conv), conv.customer ? conv.customer.id : conv.id);
+      const shopName = shopNames && shopNames.get(conv.shop_id);
       const meta = [];
       if (waiting) {
         const ms = Date.now() - Date.parse(conv.waiting_since);
@@ -73,7 +76,13 @@
         h(
           "div",
           { class: "conv-main" },
-          h("div", { class: "conv-top" }, h("span", { class: "conv-name" }, ws.buyerName(conv)), h("span", { class: "conv-time" }, timeLabel(conv.last_message_at))),
+          h(
+            "div",
+            { class: "conv-top" },
+            h("span", { class: "conv-name" }, ws.buyerName(conv)),
+            shopName ? h("span", { class: "conv-shop", title: shopName, dataset: { testid: "row-shop" } }, shopName) : null,
+            h("span", { class: "conv-time" }, timeLabel(conv.last_message_at))
+          ),
           h(
             "div",
             { class: "conv-mid" },
@@ -162,13 +171,19 @@
       document.title = (unread ? `(${unread}) ` : "") + document.title.replace(/^\(\d+\) /, "");
     }
 
-    async function loadList(reset) {
+    const PAGE_SIZE = 30;
+    const MAX_PAGE_SIZE = 100; // the API's
+
+    /** The list from its first page (`reset`) or its next one. `rows`: the first page's size;
+     * `keepOpen`: the open conversation's row stays even when the page does not bring it. */
+    async function loadList(reset, options = {}) {
+      const { rows = PAGE_SIZE, keepOpen = false } = options;
       if (state.listLoading && !reset) return;
       if (!reset && !state.next) return;
       const gen = reset ? ++state.listGen : state.listGen;
       let url;
       if (reset) {
-        const params = new URLSearchParams({ view: state.view, page_size: "30" });
+        const params = new URLSearchParams({ view: state.view, page_size: String(rows) });
         if (state.status) params.set("status", state.status);
         if (state.q) params.set("q", state.q);
         url = `conversations/?${params}`;
@@ -180,14 +195,18 @@
       try {
         const page = await ws.api(url);
         if (gen !== state.listGen) return;
-        if (reset) state.listed.clear();
+        if (reset) {
+          const open = keepOpen && state.listed.has(state.activeId) ? state.activeId : null;
+          state.listed.clear();
+          if (open !== null) state.listed.add(open);
+        }
         for (const row of page.results) state.listed.add(upsertConv(row, "rest").id);
         state.next = page.next;
       } catch (err) {
         if (gen === state.listGen) {
           ws.toast(S.loadFailed, "error");
           window.setTimeout(() => {
-            if (gen === state.listGen) loadList(reset);
+            if (gen === state.listGen) loadList(reset, options);
           }, 3000);
         }
       } finally {
@@ -197,24 +216,12 @@
       }
     }
 
-    /** Refetch the first page after a reconnect, keeping what is already listed. */
-    async function refreshFirstPage() {
-      const params = new URLSearchParams({ view: state.view, page_size: "30" });
-      if (state.status) params.set("status", state.status);
-      if (state.q) params.set("q", state.q);
-      const gen = state.listGen;
-      try {
-        const page = await ws.api(`conversations/?${params}`);
-        if (gen !== state.listGen) return;
-        for (const row of page.results) {
-          const conv = upsertConv(row, "rest");
-          if (matchesFilter(conv)) state.listed.add(conv.id);
-        }
-        if (state.next === null && page.next && state.listed.size <= page.results.length) state.next = page.next;
-        renderList();
-      } catch (err) {
-        /* the next reconnect tries again */
-      }
+    /** After a reconnect: while the socket was away rows changed, came or stopped matching the
+     * list (resolved or taken by another agent) and no event said so. Read the list again, as
+     * many rows as it showed so that the scroll stays; the open conversation stays listed. */
+    function reloadList() {
+      const rows = Math.min(MAX_PAGE_SIZE, Math.max(PAGE_SIZE, state.listed.size));
+      return loadList(true, { rows, keepOpen: true });
     }
 
     function maybeLoadMore() {
@@ -271,6 +278,6 @@
     });
     els.list.addEventListener("scroll", maybeLoadMore, { passive: true });
 
-    Object.assign(ws, { matchesFilter, upsertConv, sortedListIds, renderList, waitClass, loadList, refreshFirstPage, convChanged, releaseRow, showList, rowEls });
+    Object.assign(ws, { matchesFilter, upsertConv, sortedListIds, renderList, waitClass, loadList, reloadList, convChanged, releaseRow, showList, rowEls });
   };
 })();
